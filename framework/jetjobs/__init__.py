@@ -1,0 +1,99 @@
+"""jetjobs: background jobs, schedules and workflows on NATS JetStream.
+
+Example::
+
+    from jetjobs import App, Retry
+
+    app = App("billing")
+
+    @app.task(queue="emails", max_retries=5)
+    async def send_email(to: str, subject: str) -> dict:
+        ...
+
+    async with app:
+        job = await send_email.enqueue("a@example.com", subject="hi")
+        print(await job.result(timeout_s=10))
+"""
+
+from ._app import App
+from ._context import JobContext, current_job
+from ._dead_letters import DeadLetterInfo, DeadLetters
+from ._hooks import Hooks
+from ._job import Job
+from ._middleware import CallNext, Middleware
+from ._names import Priority
+from ._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
+from ._retry import RetryPolicy, retry_delay
+from ._settings import QueueConfig, Settings, load_settings
+from ._status import JobError, JobInfo, JobState
+from ._task import BoundTask, EnqueueOptions, JobRequest, Task, TaskSpec
+from .errors import (
+    Cancel,
+    ConfigError,
+    ConnectionFailed,
+    InvalidPayload,
+    JetjobsError,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    JobTimeout,
+    PayloadTooLarge,
+    QueueFull,
+    ResultTimeout,
+    Retry,
+    ServerTooOld,
+    UnknownTask,
+)
+from .worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "BoundTask",
+    "CallNext",
+    "Cancel",
+    "Cancelled",
+    "ConfigError",
+    "ConnectionFailed",
+    "DeadLetter",
+    "DeadLetterInfo",
+    "DeadLetters",
+    "EnqueueOptions",
+    "ErrorInfo",
+    "Hooks",
+    "InvalidPayload",
+    "JetjobsError",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobError",
+    "JobFailed",
+    "JobInfo",
+    "JobNotFound",
+    "JobRequest",
+    "JobState",
+    "JobTimeout",
+    "Middleware",
+    "Outcome",
+    "PayloadTooLarge",
+    "Priority",
+    "QueueConfig",
+    "QueueFull",
+    "Requeue",
+    "ResultTimeout",
+    "Retry",
+    "RetryLater",
+    "RetryPolicy",
+    "ServerTooOld",
+    "Settings",
+    "Succeeded",
+    "Task",
+    "TaskSpec",
+    "UnknownTask",
+    "Worker",
+    "__version__",
+    "current_job",
+    "load_settings",
+    "retry_delay",
+]

@@ -1,0 +1,372 @@
+"""The App: task registry, queue settings, connection, enqueue and status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, overload
+
+from . import transport
+from ._dead_letters import DeadLetters
+from ._hooks import Hooks
+from ._job import Job
+from ._middleware import Middleware
+from ._names import Priority, check_priority, check_queue_name
+from ._producer import Producer
+from ._retry import Backoff, RetryPolicy
+from ._settings import QueueConfig, Settings, load_settings
+from ._status import JobInfo, JobState, decode_status
+from ._task import EnqueueOptions, JobRequest, Task, TaskSpec, task_kind
+from .errors import (
+    ConfigError,
+    JetjobsError,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    ResultTimeout,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_QUEUE = "default"
+
+
+class App:
+    """A jetjobs application: the tasks of one service and how to reach NATS.
+
+    Settings come from keyword arguments, then ``JETJOBS_*`` environment
+    variables, then ``JETJOBS_CONFIG_FILE`` (see ``Settings``).
+
+    Example::
+
+        app = App("billing", queues={"emails": {"concurrency": 32}})
+
+        @app.task(queue="emails", max_retries=5, retry_for=(ConnectionError,))
+        async def send_email(to: str, subject: str, body: str = "") -> dict:
+            ...
+
+        async with app:
+            job = await send_email.enqueue("a@example.com", subject="hi")
+            print(await job.result(timeout_s=10))
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        settings: Settings | None = None,
+        queues: Mapping[str, QueueConfig | Mapping[str, Any]] | None = None,
+        middleware: Sequence[Middleware] = (),
+        hooks: Sequence[Hooks] = (),
+        **overrides: Any,
+    ) -> None:
+        if not name or not name.strip():
+            raise ConfigError("App needs a name (used as the NATS client name and service name)")
+        self.name = name
+        self.settings = settings if settings is not None else load_settings(**overrides)
+        self.tasks: dict[str, Task[..., Any]] = {}
+        self.middleware: list[Middleware] = list(middleware)
+        self.hooks: list[Hooks] = list(hooks)
+        self.known_streams: set[str] = set()
+        self._queues: dict[str, QueueConfig] = {}
+        for queue, cfg in (queues or {}).items():
+            self.queue(queue, cfg)
+        self._conn: transport.Connection | None = None
+        self._status: transport.StatusStore | None = None
+        self._connect_lock = asyncio.Lock()
+        self.producer = Producer(self)
+        self.dead_letters = DeadLetters(self)
+
+    def __repr__(self) -> str:
+        return f"<App {self.name} tasks={len(self.tasks)}>"
+
+    # -- declarations -------------------------------------------------------------
+
+    def queue(
+        self, name: str, config: QueueConfig | Mapping[str, Any] | None = None, **fields: Any
+    ) -> QueueConfig:
+        """Declare a queue's settings in code; ``JETJOBS_QUEUES__<name>__<field>`` and the
+        config file still override single fields, so operators can tune without a release.
+        """
+        check_queue_name(name)
+        base = config if isinstance(config, QueueConfig) else QueueConfig(**{**dict(config or {}), **fields})
+        self._queues[name] = base
+        return self.queue_config(name)
+
+    def queue_config(self, name: str) -> QueueConfig:
+        """The effective settings of queue ``name``: code declaration, then settings overrides."""
+        base = self._queues.get(name, QueueConfig())
+        override = self.settings.queues.get(name)
+        if override is None:
+            return base
+        return base.model_copy(update={f: getattr(override, f) for f in override.model_fields_set})
+
+    def queue_names(self) -> list[str]:
+        """Queues declared in code or settings, plus every queue a task uses."""
+        names = set(self._queues) | set(self.settings.queues) | {t.spec.queue for t in self.tasks.values()}
+        return sorted(names)
+
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: Priority = "normal",
+        max_retries: int = 3,
+        retry_backoff: Backoff = "exponential",
+        retry_delay_s: float = 1.0,
+        retry_max_delay_s: float = 300.0,
+        retry_factor: float = 2.0,
+        retry_jitter: bool = True,
+        retry_for: tuple[type[BaseException], ...] = (Exception,),
+        timeout_s: float | None = None,
+        store_result: bool = True,
+        cpu_bound: bool = False,
+        description: str | None = None,
+        version: str | None = None,
+        middleware: Sequence[Middleware] = (),
+        hooks: Sequence[Hooks] = (),
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Register a function as a task.
+
+        Async functions run on the worker's event loop, plain functions in a thread
+        pool, ``cpu_bound=True`` functions in a process pool (where ``timeout_s``
+        really stops them). ``max_retries`` re-runs after the first attempt, with
+        exponential/linear/fixed backoff, capped and jittered; only errors that are
+        instances of ``retry_for`` are retried (plus ``Retry`` and timeouts), others
+        go straight to the dead-letter queue.
+        """
+        if fn is not None:
+            return self._register(fn, **options)
+        return lambda f: self._register(f, **options)
+
+    def _register(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        queue: str = DEFAULT_QUEUE,
+        priority: Priority = "normal",
+        max_retries: int = 3,
+        retry_backoff: Backoff = "exponential",
+        retry_delay_s: float = 1.0,
+        retry_max_delay_s: float = 300.0,
+        retry_factor: float = 2.0,
+        retry_jitter: bool = True,
+        retry_for: tuple[type[BaseException], ...] = (Exception,),
+        timeout_s: float | None = None,
+        store_result: bool = True,
+        cpu_bound: bool = False,
+        description: str | None = None,
+        version: str | None = None,
+        middleware: Sequence[Middleware] = (),
+        hooks: Sequence[Hooks] = (),
+    ) -> Task[..., Any]:
+        task_name = name or fn.__name__
+        if not task_name or any(c.isspace() for c in task_name):
+            raise ConfigError(f"invalid task name {task_name!r}")
+        if task_name in self.tasks:
+            raise ConfigError(f"task {task_name!r} is registered twice in app {self.name!r}")
+        check_queue_name(queue)
+        check_priority(priority)
+        if timeout_s is not None and not timeout_s > 0:
+            raise ConfigError(f"task {task_name!r}: timeout_s must be > 0")
+        if not isinstance(retry_for, tuple):
+            retry_for = tuple(retry_for) if isinstance(retry_for, Iterable) else (retry_for,)
+        kind = task_kind(fn, cpu_bound)
+        if cpu_bound and inspect.iscoroutinefunction(fn):
+            raise ConfigError(f"task {task_name!r}: cpu_bound tasks must be plain (non-async) functions")
+        if cpu_bound and fn.__module__ == "__main__":
+            raise ConfigError(
+                f"task {task_name!r}: cpu_bound tasks must live in an importable module, not __main__"
+            )
+        doc = inspect.getdoc(fn) or ""
+        spec = TaskSpec(
+            name=task_name,
+            queue=queue,
+            priority=priority,
+            retry=RetryPolicy(
+                max_retries=max_retries,
+                backoff=retry_backoff,
+                delay_s=retry_delay_s,
+                max_delay_s=retry_max_delay_s,
+                factor=retry_factor,
+                jitter=retry_jitter,
+                retry_for=retry_for,
+            ),
+            timeout_s=timeout_s,
+            store_result=store_result,
+            kind=kind,
+            description=description if description is not None else doc.split("\n", 1)[0],
+            version=version,
+            module=fn.__module__,
+            qualname=fn.__qualname__,
+        )
+        task: Task[..., Any] = Task(self, fn, spec, tuple(middleware), tuple(hooks))
+        self.tasks[task_name] = task
+        return task
+
+    def task_specs(self) -> list[TaskSpec]:
+        """Every registered task with its queue and settings, sorted by name."""
+        return [self.tasks[n].spec for n in sorted(self.tasks)]
+
+    # -- connection ---------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect to NATS and make sure the status bucket exists. Idempotent."""
+        async with self._connect_lock:
+            if self._conn is not None:
+                return
+            conn = await transport.connect(self.settings, name=self.name)
+            try:
+                await transport.ensure_status_bucket(conn, self.settings)
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+            self._status = transport.StatusStore(conn)
+
+    async def close(self) -> None:
+        """Flush buffered writes and close the connection."""
+        conn, self._conn, self._status = self._conn, None, None
+        self.known_streams.clear()
+        if conn is not None:
+            await conn.close()
+
+    async def __aenter__(self) -> App:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def connection(self) -> transport.Connection:
+        if self._conn is None:
+            raise JetjobsError(
+                f"app {self.name!r} is not connected; use 'async with app:' or 'await app.connect()'"
+            )
+        return self._conn
+
+    @property
+    def status_store(self) -> transport.StatusStore:
+        if self._status is None:
+            raise JetjobsError(f"app {self.name!r} is not connected")
+        return self._status
+
+    async def provision(self, queues: Iterable[str] | None = None) -> list[str]:
+        """Create or update the streams, consumers and buckets of ``queues`` (default: all known)."""
+        conn = self.connection
+        names = sorted(set(queues)) if queues is not None else self.queue_names()
+        await transport.ensure_dlq(conn, self.settings)
+        for queue in names:
+            check_queue_name(queue)
+            self.check_queue_fits_tasks(queue)
+            await transport.ensure_queue(conn, queue, self.queue_config(queue), update=True)
+            self.known_streams.add(queue)
+        return names
+
+    def check_queue_fits_tasks(self, queue: str) -> None:
+        """Every task's attempts (plus slack for interrupted deliveries) must fit max_deliveries."""
+        cfg = self.queue_config(queue)
+        for task in self.tasks.values():
+            if task.spec.queue == queue and task.spec.retry.max_attempts + 2 >= cfg.max_deliveries:
+                raise ConfigError(
+                    f"task {task.name!r} may run {task.spec.retry.max_attempts} times but queue {queue!r} "
+                    f"allows {cfg.max_deliveries} deliveries; raise the queue's max_deliveries"
+                )
+            if task.spec.queue == queue and task.spec.priority not in cfg.priorities:
+                raise ConfigError(
+                    f"task {task.name!r} uses priority {task.spec.priority!r}, not offered by {queue!r}"
+                )
+
+    # -- producing ----------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        task: str | Task[..., Any],
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Job:
+        """Enqueue a job by task name (or Task); the producer need not import the task.
+
+        Options: ``job_id``, ``priority``, ``queue`` (required for tasks this app does
+        not register), ``metadata`` (str -> str), ``timeout_s``.
+
+        Example::
+
+            job = await app.enqueue("send_email", args=["a@example.com"], kwargs={"subject": "hi"},
+                                    queue="emails", job_id="order-42", priority="high")
+        """
+        name = task.name if isinstance(task, Task) else task
+        request = JobRequest(name, tuple(args), dict(kwargs or {}), EnqueueOptions(**options))
+        return await self.producer.send(request)
+
+    async def enqueue_request(self, request: JobRequest) -> Job:
+        return await self.producer.send(request)
+
+    async def enqueue_many(self, requests: Iterable[JobRequest]) -> list[Job]:
+        """Enqueue many jobs with their acknowledgements in flight together (fast bulk path).
+
+        Example::
+
+            calls = (send_email.call(f"user{i}@example.com", subject="hi") for i in range(1000))
+            jobs = await app.enqueue_many(calls)
+        """
+        return await self.producer.send_many(list(requests))
+
+    # -- status and results ------------------------------------------------------------
+
+    async def status(self, job_id: str) -> JobInfo:
+        """The stored status of a job; raises JobNotFound if there is none."""
+        data = await self.status_store.get(job_id)
+        if data is None:
+            raise JobNotFound(f"no status for job {job_id!r} (never enqueued, or older than result_ttl_s)")
+        return decode_status(data)
+
+    def job(self, job_id: str, task: str = "", queue: str = "") -> Job:
+        """A handle on an existing job, e.g. one enqueued by another service."""
+        return Job(self, job_id, task, queue)
+
+    async def result(self, job_id: str, *, timeout_s: float | None = None) -> Any:
+        """Wait (KV watch, no polling) until the job is final; return its result or raise."""
+        try:
+            async with (
+                asyncio.timeout(timeout_s),
+                contextlib.aclosing(self.status_store.watch(job_id)) as updates,
+            ):
+                async for data in updates:
+                    info = decode_status(data)
+                    if info.state.is_final:
+                        return _final_value(info)
+        except TimeoutError:
+            raise ResultTimeout(f"job {job_id} did not finish within {timeout_s:g}s") from None
+        raise JetjobsError(f"status watch of job {job_id} ended")  # pragma: no cover - watch never ends
+
+
+def _final_value(info: JobInfo) -> Any:
+    if info.state is JobState.SUCCEEDED:
+        return info.result
+    error = info.error
+    kind = JobCancelled if info.state is JobState.CANCELLED else JobFailed
+    raise kind(
+        info.id,
+        info.state.value,
+        error.type if error else "Cancelled",
+        error.message if error else "",
+        error.traceback if error else "",
+    )

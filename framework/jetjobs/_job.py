@@ -1,0 +1,47 @@
+"""A handle on an enqueued job."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import App
+    from ._status import JobInfo
+
+
+class Job:
+    """A job that was enqueued (or found by id).
+
+    ``duplicate`` is True when JetStream dropped this enqueue because a job with
+    the same id was enqueued within the queue's ``duplicate_window_s``.
+
+    Example::
+
+        job = await app.enqueue("send_email", kwargs={"to": "a@example.com"}, queue="emails")
+        print((await job.status()).state)
+        value = await job.result(timeout_s=10)
+    """
+
+    __slots__ = ("_app", "duplicate", "id", "queue", "task")
+
+    def __init__(self, app: App, job_id: str, task: str, queue: str, *, duplicate: bool = False) -> None:
+        self._app = app
+        self.id = job_id
+        self.task = task
+        self.queue = queue
+        self.duplicate = duplicate
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} task={self.task} queue={self.queue}>"
+
+    async def result(self, timeout_s: float | None = None) -> Any:
+        """Wait for the job to finish and return its result.
+
+        Raises JobFailed (with the remote error type, message and traceback) if it
+        failed or died, JobCancelled if cancelled, ResultTimeout after ``timeout_s``.
+        """
+        return await self._app.result(self.id, timeout_s=timeout_s)
+
+    async def status(self) -> JobInfo:
+        """The job's current status; raises JobNotFound if none is stored."""
+        return await self._app.status(self.id)

@@ -1,0 +1,135 @@
+"""Names of every subject, stream, consumer and bucket jetjobs uses.
+
+Pure functions of (namespace, queue, priority), so producers in any language and
+operators can compute them too (see docs/wire-protocol.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from .errors import ConfigError
+
+Priority = Literal["high", "normal", "low"]
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+
+_QUEUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+_JOB_ID_RE = re.compile(r"^[A-Za-z0-9_=-]+(\.[A-Za-z0-9_=-]+)*$")
+JOB_ID_MAX = 200
+
+
+def check_queue_name(name: str) -> str:
+    """Return ``name`` if it is a valid queue name, else raise ConfigError."""
+    if not _QUEUE_RE.match(name):
+        raise ConfigError(
+            f"invalid queue name {name!r}: use lower-case letters, digits, '_' or '-' "
+            "(at most 63 characters, starting with a letter or digit)"
+        )
+    return name
+
+
+def check_namespace(name: str) -> str:
+    """Return ``name`` if it is a valid namespace ('' means none), else raise ConfigError."""
+    if name and not _NAMESPACE_RE.match(name):
+        raise ConfigError(
+            f"invalid namespace {name!r}: use lower-case letters, digits and '-' (at most 32 characters)"
+        )
+    return name
+
+
+def check_priority(priority: str) -> Priority:
+    """Return ``priority`` typed as Priority, else raise ConfigError."""
+    if priority not in PRIORITIES:
+        raise ConfigError(f"invalid priority {priority!r}: use one of {', '.join(PRIORITIES)}")
+    return priority
+
+
+def is_valid_job_id(job_id: str) -> bool:
+    """True when ``job_id`` can be a job id (it becomes a KV key and a subject token)."""
+    return 0 < len(job_id) <= JOB_ID_MAX and bool(_JOB_ID_RE.match(job_id))
+
+
+@dataclass(frozen=True)
+class Names:
+    """Computes names for one namespace.
+
+    >>> Names().subject("emails", "high")
+    'jobs.emails.high'
+    >>> Names("staging").stream("emails")
+    'STAGING_JOBS_emails'
+    """
+
+    namespace: str = ""
+
+    def __post_init__(self) -> None:
+        check_namespace(self.namespace)
+
+    @property
+    def _subject_prefix(self) -> str:
+        return f"{self.namespace}." if self.namespace else ""
+
+    @property
+    def _stream_prefix(self) -> str:
+        # Queue names are lower case, so the upper-case namespace and the fixed
+        # JOBS token keep system streams and queue streams from colliding.
+        ns = self.namespace.upper().replace("-", "_")
+        return f"{ns}_JOBS" if ns else "JOBS"
+
+    def subject(self, queue: str, priority: Priority) -> str:
+        return f"{self._subject_prefix}jobs.{queue}.{priority}"
+
+    def queue_subjects(self, queue: str) -> str:
+        """Wildcard covering every subject of the queue's stream."""
+        return f"{self._subject_prefix}jobs.{queue}.>"
+
+    def stream(self, queue: str) -> str:
+        return f"{self._stream_prefix}_{queue}"
+
+    def consumer(self, queue: str, priority: Priority) -> str:
+        return f"{queue}-{priority}"
+
+    def parse_subject(self, subject: str) -> tuple[str, Priority] | None:
+        """Inverse of :meth:`subject`; None when it is not a job subject of this namespace."""
+        prefix = f"{self._subject_prefix}jobs."
+        if not subject.startswith(prefix):
+            return None
+        parts = subject[len(prefix) :].split(".")
+        if len(parts) != 2 or parts[1] not in PRIORITIES:
+            return None
+        return parts[0], parts[1]
+
+    @property
+    def dlq_stream(self) -> str:
+        return f"{self._stream_prefix}_DLQ"
+
+    def dlq_subject(self, queue: str) -> str:
+        return f"{self._subject_prefix}dlq.{queue}"
+
+    @property
+    def dlq_subjects(self) -> str:
+        return f"{self._subject_prefix}dlq.>"
+
+    @property
+    def advisory_stream(self) -> str:
+        return f"{self._stream_prefix}_ADVISORIES"
+
+    def max_deliveries_advisory(self, queue: str) -> str:
+        return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream(queue)}.*"
+
+    def mover_consumer(self, queue: str) -> str:
+        return f"dlq-mover-{queue}"
+
+    @property
+    def status_bucket(self) -> str:
+        return f"{self._stream_prefix}_STATUS"
+
+    def is_queue_stream(self, stream: str) -> str | None:
+        """The queue name if ``stream`` is a queue stream of this namespace."""
+        prefix = f"{self._stream_prefix}_"
+        if not stream.startswith(prefix):
+            return None
+        queue = stream[len(prefix) :]
+        return queue if _QUEUE_RE.match(queue) else None

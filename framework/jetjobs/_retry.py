@@ -1,0 +1,64 @@
+"""Retry policy and backoff math (pure)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import ConfigError
+
+Backoff = Literal["exponential", "linear", "fixed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how soon a failing job runs again.
+
+    ``max_retries`` counts re-runs, so a job runs at most ``max_retries + 1`` times.
+    The n-th retry waits ``delay_s * factor**(n-1)`` (exponential), ``delay_s * n``
+    (linear) or ``delay_s`` (fixed), capped at ``max_delay_s``. With ``jitter`` the
+    wait is drawn uniformly from [wait/2, wait] ("equal jitter"), which spreads a
+    thundering herd while keeping a lower bound.
+    """
+
+    max_retries: int = 3
+    backoff: Backoff = "exponential"
+    delay_s: float = 1.0
+    max_delay_s: float = 300.0
+    factor: float = 2.0
+    jitter: bool = True
+    retry_for: tuple[type[BaseException], ...] = (Exception,)
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ConfigError("max_retries must be >= 0")
+        if self.backoff not in ("exponential", "linear", "fixed"):
+            raise ConfigError(f"retry_backoff must be exponential, linear or fixed, not {self.backoff!r}")
+        if self.delay_s < 0 or self.max_delay_s < 0:
+            raise ConfigError("retry_delay_s and retry_max_delay_s must be >= 0")
+        if self.factor < 1:
+            raise ConfigError("retry_factor must be >= 1")
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_for):
+            raise ConfigError("retry_for must be a tuple of exception classes")
+
+    @property
+    def max_attempts(self) -> int:
+        return self.max_retries + 1
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, *, rand: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+    n = max(attempt, 1)
+    if policy.backoff == "exponential":
+        # Cap the exponent so huge attempt numbers cannot overflow a float.
+        raw = policy.delay_s * policy.factor ** min(n - 1, 64)
+    elif policy.backoff == "linear":
+        raw = policy.delay_s * n
+    else:
+        raw = policy.delay_s
+    delay = min(raw, policy.max_delay_s)
+    if policy.jitter:
+        delay = delay / 2 + rand() * delay / 2
+    return delay

@@ -1,0 +1,164 @@
+"""Task declarations and job requests."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
+
+from ._names import Priority
+from ._retry import RetryPolicy
+from ._signature import Signature
+
+if TYPE_CHECKING:
+    from ._app import App
+    from ._hooks import Hooks
+    from ._job import Job
+    from ._middleware import Middleware
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TaskKind = Literal["async", "thread", "process"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """Everything declared about a task, as shown by ``App.task_specs()``."""
+
+    name: str
+    queue: str
+    priority: Priority
+    retry: RetryPolicy
+    timeout_s: float | None
+    store_result: bool
+    kind: TaskKind
+    description: str
+    version: str | None
+    module: str
+    qualname: str
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary (the 'routes' view Celery users know)."""
+        return {
+            "name": self.name,
+            "queue": self.queue,
+            "priority": self.priority,
+            "kind": self.kind,
+            "max_retries": self.retry.max_retries,
+            "retry_backoff": self.retry.backoff,
+            "retry_delay_s": self.retry.delay_s,
+            "retry_max_delay_s": self.retry.max_delay_s,
+            "retry_jitter": self.retry.jitter,
+            "retry_for": [t.__qualname__ for t in self.retry.retry_for],
+            "timeout_s": self.timeout_s,
+            "store_result": self.store_result,
+            "version": self.version,
+            "description": self.description,
+            "function": f"{self.module}.{self.qualname}",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOptions:
+    """Per-job choices that are not task arguments."""
+
+    job_id: str | None = None
+    priority: Priority | None = None
+    queue: str | None = None
+    metadata: Mapping[str, str] | None = None
+    timeout_s: float | None = None
+    delay_s: float | None = None
+    eta: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """One job to enqueue: a task name, its arguments and options.
+
+    Build it with ``task.call(...)`` (validated against the task's signature) or
+    directly, by name, for a task this service does not import.
+    """
+
+    task: str
+    args: tuple[Any, ...] | list[Any] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    options: EnqueueOptions = field(default_factory=EnqueueOptions)
+    encoded: bool = False  # args already validated and JSON-ready
+
+
+class Task(Generic[P, R]):
+    """A function registered with ``@app.task``.
+
+    Calling the task runs the function here and now; ``enqueue`` sends it to a worker.
+
+    Example::
+
+        job = await send_email.enqueue("a@example.com", subject="hi")
+        urgent = send_email.options(priority="high", job_id="welcome-42")
+        job = await urgent.enqueue("b@example.com", subject="yo")
+    """
+
+    def __init__(
+        self,
+        app: App,
+        fn: Callable[P, R],
+        spec: TaskSpec,
+        middleware: tuple[Middleware, ...] = (),
+        hooks: tuple[Hooks, ...] = (),
+    ) -> None:
+        self.app = app
+        self.fn = fn
+        self.spec = spec
+        self.middleware = middleware
+        self.hooks = hooks
+        self.signature = Signature(fn, spec.name)
+        functools.update_wrapper(self, fn)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task {self.spec.name} queue={self.spec.queue}>"
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
+        """Validate arguments and return a JobRequest (for ``App.enqueue_many``)."""
+        wire_args, wire_kwargs = self.signature.encode_call(args, kwargs)
+        return JobRequest(self.spec.name, wire_args, wire_kwargs, encoded=True)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """Validate arguments and enqueue one job; raises InvalidPayload before publishing."""
+        return await self.app.enqueue_request(self.call(*args, **kwargs))
+
+    def options(self, **options: Any) -> BoundTask[P, R]:
+        """Per-job options: job_id, priority, queue, metadata, timeout_s, delay_s, eta."""
+        return BoundTask(self, EnqueueOptions(**options))
+
+
+class BoundTask(Generic[P, R]):
+    """A task with per-job options attached; see ``Task.options``."""
+
+    def __init__(self, task: Task[P, R], options: EnqueueOptions) -> None:
+        self._task = task
+        self._options = options
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
+        return replace(self._task.call(*args, **kwargs), options=self._options)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        return await self._task.app.enqueue_request(self.call(*args, **kwargs))
+
+
+def task_kind(fn: Callable[..., Any], cpu_bound: bool) -> TaskKind:
+    is_async = inspect.iscoroutinefunction(fn) or asyncio.iscoroutinefunction(fn)
+    if cpu_bound:
+        return "process"
+    return "async" if is_async else "thread"

@@ -1,0 +1,67 @@
+"""Helpers shared by the CLI commands: loading the app, settings overrides, tables."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .._app import App
+from ..errors import ConfigError
+
+
+def load_app(target: str) -> App:
+    """Import ``module:attribute`` (``module`` alone means ``module:app``) and return the App."""
+    module_name, _, attribute = target.partition(":")
+    attribute = attribute or "app"
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
+    app = getattr(module, attribute, None)
+    if not isinstance(app, App):
+        raise ConfigError(f"{module_name}:{attribute} is not a jetjobs App (found {type(app).__name__})")
+    return app
+
+
+def cli_app(args: argparse.Namespace) -> App:
+    """The user's app (``--app``) or a bare one for commands that only need a connection."""
+    if getattr(args, "app", None):
+        return load_app(args.app)
+    return App("jetjobs-cli")
+
+
+def apply_nats_url(args: argparse.Namespace) -> None:
+    """``--nats-url`` wins over JETJOBS_NATS_URL (set before the app module is imported)."""
+    url = getattr(args, "nats_url", None)
+    if url:
+        os.environ["JETJOBS_NATS_URL"] = url
+
+
+def parse_json_arg(text: str | None, name: str, kind: type) -> Any:
+    if text is None:
+        return kind()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(value, kind):
+        raise ConfigError(f"{name} must be a JSON {'array' if kind is list else 'object'}")
+    return value
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(h) for h in headers], *[["-" if v is None else str(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))

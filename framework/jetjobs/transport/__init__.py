@@ -1,0 +1,40 @@
+"""The only package that talks to NATS. Everything else uses these names."""
+
+from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
+from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
+from ._delivery import Delivery
+from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
+from ._kv import StatusStore
+from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
+from ._publish import Outbound, Published, StreamMissing, publish, publish_many
+from ._puller import Hint, Mode, Puller
+
+__all__ = [
+    "MIN_SERVER",
+    "Connection",
+    "ConsumerStats",
+    "DeadLetterStore",
+    "Delivery",
+    "Hint",
+    "Mode",
+    "Outbound",
+    "Published",
+    "Puller",
+    "QueueStats",
+    "StatusStore",
+    "StoredMessage",
+    "StreamMissing",
+    "check_server_version",
+    "connect",
+    "delete_message",
+    "ensure_dlq",
+    "ensure_queue",
+    "ensure_status_bucket",
+    "ensure_stream_exists",
+    "list_queues",
+    "parse_version",
+    "publish",
+    "publish_many",
+    "queue_stats",
+    "read_message",
+]

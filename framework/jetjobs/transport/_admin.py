@@ -1,0 +1,91 @@
+"""Read-only views of queues for operators and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nats.js.errors
+
+from .._names import PRIORITIES
+from ._connection import Connection
+from ._dlq import DeadLetterStore
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerStats:
+    priority: str
+    pending: int
+    ack_pending: int
+    redelivered: int
+    waiting_pulls: int
+
+    @property
+    def backlog(self) -> int:
+        """Jobs not yet done: waiting plus running (what KEDA/HPA scale on)."""
+        return self.pending + self.ack_pending
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    queue: str
+    stream: str
+    messages: int
+    max_length: int | None
+    consumers: tuple[ConsumerStats, ...]
+    dead: int
+
+    @property
+    def backlog(self) -> int:
+        return sum(c.backlog for c in self.consumers)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(c.ack_pending for c in self.consumers)
+
+    @property
+    def waiting_pulls(self) -> int:
+        return sum(c.waiting_pulls for c in self.consumers)
+
+
+async def list_queues(conn: Connection) -> list[str]:
+    """Names of every queue that has a stream in this namespace."""
+    queues = []
+    for info in await conn.js.streams_info():
+        queue = conn.names.is_queue_stream(info.config.name or "")
+        if queue is not None:
+            queues.append(queue)
+    return sorted(queues)
+
+
+async def queue_stats(conn: Connection, queue: str, *, with_dead: bool = True) -> QueueStats | None:
+    """Counts for one queue; None when its stream does not exist."""
+    stream = conn.names.stream(queue)
+    try:
+        info = await conn.js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        return None
+    consumers = []
+    for priority in PRIORITIES:
+        try:
+            ci = await conn.js.consumer_info(stream, conn.names.consumer(queue, priority))
+        except nats.js.errors.NotFoundError:
+            continue
+        consumers.append(
+            ConsumerStats(
+                priority=priority,
+                pending=int(ci.num_pending or 0),
+                ack_pending=int(ci.num_ack_pending or 0),
+                redelivered=int(ci.num_redelivered or 0),
+                waiting_pulls=int(ci.num_waiting or 0),
+            )
+        )
+    max_msgs = info.config.max_msgs
+    dead = await DeadLetterStore(conn).count(queue) if with_dead else 0
+    return QueueStats(
+        queue=queue,
+        stream=stream,
+        messages=int(info.state.messages),
+        max_length=max_msgs if max_msgs and max_msgs > 0 else None,
+        consumers=tuple(consumers),
+        dead=dead,
+    )

@@ -1,0 +1,256 @@
+"""Connecting to NATS: options from Settings, a bounded first connect, the version check."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
+
+from .._names import Names
+from .._settings import Settings
+from ..errors import ConnectionFailed, ServerTooOld
+
+log = logging.getLogger("jetjobs.transport")
+
+MIN_SERVER = (2, 12, 0)
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """'2.15.1' or 'v2.12.0-RC.1' -> (2, 15, 1); None when unreadable."""
+    match = _VERSION_RE.match(text.strip())
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def check_server_version(text: str, url: str = "") -> None:
+    """Raise ServerTooOld unless ``text`` is at least MIN_SERVER.
+
+    >>> check_server_version("2.15.1")
+    """
+    version = parse_version(text)
+    need = ".".join(map(str, MIN_SERVER))
+    where = f" at {url}" if url else ""
+    if version is None:
+        raise ServerTooOld(
+            f"NATS server{where} reports an unreadable version {text!r}; jetjobs needs {need}+"
+        )
+    if version < MIN_SERVER:
+        raise ServerTooOld(
+            f"NATS server{where} is {text}; jetjobs needs {need} or newer (JetStream message schedules)"
+        )
+
+
+Listener = Callable[[], None]
+
+
+class Connection:
+    """One NATS connection with JetStream, plus connection-state listeners.
+
+    The first connect is bounded by ``connect_timeout_s`` and retried with
+    jittered backoff; afterwards the client reconnects forever, so a worker
+    survives a server restart.
+    """
+
+    def __init__(self, nc: Client, settings: Settings) -> None:
+        self.nc = nc
+        self.settings = settings
+        self.names = Names(settings.namespace)
+        self.js: JetStreamContext = nc.jetstream(timeout=settings.request_timeout_s)
+        self._on_disconnect: list[Listener] = []
+        self._on_reconnect: list[Listener] = []
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.nc.is_connected)
+
+    @property
+    def max_payload(self) -> int:
+        return int(self.nc.max_payload)
+
+    @property
+    def server_version(self) -> str:
+        info = self.nc._server_info  # the INFO the server sent; ServerVersion has no plain-text accessor
+        return str(info.get("version", ""))
+
+    @property
+    def url(self) -> str:
+        server = self.nc.connected_url
+        return f"{server.scheme}://{server.hostname}:{server.port}" if server else ""
+
+    def on_disconnect(self, listener: Listener) -> None:
+        self._on_disconnect.append(listener)
+
+    def on_reconnect(self, listener: Listener) -> None:
+        self._on_reconnect.append(listener)
+
+    def new_inbox(self) -> str:
+        return self.nc.new_inbox()
+
+    async def flush(self, timeout_s: int = 2) -> None:
+        await self.nc.flush(timeout=timeout_s)
+
+    async def close(self) -> None:
+        """Flush what is buffered and close; never raises."""
+        if self.nc.is_closed:
+            return
+        try:
+            if self.nc.is_connected:
+                await self.nc.flush(timeout=2)
+        except Exception as exc:  # a dead connection cannot be flushed; closing is what matters
+            log.debug("flush before close failed: %s", exc)
+        try:
+            await self.nc.close()
+        except Exception as exc:
+            log.debug("close failed: %s", exc)
+
+    def _fire(self, listeners: list[Listener]) -> None:
+        for listener in listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("connection listener failed")
+
+
+async def connect(settings: Settings, *, name: str) -> Connection:
+    """Connect, check the server version and that JetStream is on.
+
+    Raises ConnectionFailed when no server answers within ``connect_timeout_s``
+    and ServerTooOld when the server cannot run jetjobs.
+    """
+    holder: list[Connection] = []
+    errors: list[BaseException] = []
+
+    async def on_disconnect() -> None:
+        if holder:
+            holder[0]._fire(holder[0]._on_disconnect)
+
+    async def on_reconnect() -> None:
+        if holder:
+            log.info("reconnected to NATS at %s", holder[0].url)
+            holder[0]._fire(holder[0]._on_reconnect)
+
+    async def on_error(exc: Exception) -> None:
+        if not holder:
+            errors.append(exc)  # the real reason of a failed first connect (refused, auth...)
+        log.debug("nats client: %s", exc)
+
+    options = _client_options(settings, name)
+    options.update(disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error)
+    nc = await _first_connect(settings, options, errors)
+    conn = Connection(nc, settings)
+    holder.append(conn)
+    try:
+        check_server_version(conn.server_version, conn.url)
+        await _check_jetstream(conn)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def _first_connect(settings: Settings, options: dict[str, Any], errors: list[BaseException]) -> Client:
+    """Retry the first connect with jittered backoff until connect_timeout_s has passed."""
+    last: BaseException | None = None
+    retrying = AsyncRetrying(
+        stop=stop_after_delay(settings.connect_timeout_s),
+        wait=wait_random_exponential(multiplier=0.1, max=1.0),
+        retry=retry_if_exception_type((OSError, asyncio.TimeoutError, nats.errors.Error)),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                try:
+                    nc = await nats.connect(**options)
+                except nats.errors.AuthorizationError:
+                    raise
+                except Exception as exc:
+                    last = exc
+                    raise
+    except nats.errors.AuthorizationError:
+        raise ConnectionFailed(f"NATS at {settings.nats_url} refused the credentials") from None
+    except Exception:
+        reason = _reason(errors[-1] if errors else last)
+        raise ConnectionFailed(
+            f"cannot reach NATS at {settings.nats_url} within {settings.connect_timeout_s:g}s ({reason})"
+        ) from None
+    # Connected: from now on the client reconnects by itself, forever.
+    nc.options["max_reconnect_attempts"] = -1
+    nc.options["reconnect_time_wait"] = 0.5
+    return nc
+
+
+def _reason(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no answer"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, nats.errors.AuthorizationError):
+        return "authorization violation"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def _client_options(settings: Settings, name: str) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "servers": settings.servers,
+        "name": name,
+        "connect_timeout": min(settings.connect_timeout_s, 2.0),
+        # The first connect is retried by _first_connect; endless reconnects are
+        # turned on once connected. (nats-py loops forever inside connect() when
+        # max_reconnect_attempts is -1 and no server answers.)
+        "allow_reconnect": True,
+        "reconnect_time_wait": 0.2,
+        "max_reconnect_attempts": 1,
+        "ping_interval": 10,
+        "max_outstanding_pings": 3,
+        "drain_timeout": 5,
+        "pending_size": 8 * 1024 * 1024,
+    }
+    if settings.nats_user is not None and settings.nats_password is not None:
+        options["user"] = settings.nats_user
+        options["password"] = settings.nats_password.get_secret_value()
+    if settings.nats_token is not None:
+        options["token"] = settings.nats_token.get_secret_value()
+    if settings.nats_creds_file is not None:
+        options["user_credentials"] = str(settings.nats_creds_file)
+    if settings.nats_nkey_seed_file is not None:
+        options["nkeys_seed"] = str(settings.nats_nkey_seed_file)
+    tls = _tls_context(settings)
+    if tls is not None:
+        options["tls"] = tls
+    return options
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    wants_tls = any(u.startswith(("tls://", "wss://")) for u in settings.servers)
+    if not (wants_tls or settings.nats_tls_ca_file or settings.nats_tls_cert_file):
+        return None
+    context = ssl.create_default_context(
+        cafile=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None
+    )
+    if settings.nats_tls_cert_file and settings.nats_tls_key_file:
+        context.load_cert_chain(str(settings.nats_tls_cert_file), str(settings.nats_tls_key_file))
+    return context
+
+
+async def _check_jetstream(conn: Connection) -> None:
+    try:
+        await conn.js.account_info()
+    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
+        raise ServerTooOld(
+            f"JetStream is not enabled on the NATS server at {conn.url}; start nats-server with -js"
+        ) from None
+    except nats.errors.TimeoutError:
+        raise ConnectionFailed(f"JetStream at {conn.url} did not answer") from None

@@ -1,0 +1,197 @@
+"""Streams, consumers and buckets, created idempotently from the declarations.
+
+Workers and ``jetjobs provision`` create-or-update (they own the queue's settings);
+producers only create what is missing, so a producer with default settings never
+overwrites a worker's ``max_length``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import nats.js.errors
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from .._names import Names
+from .._settings import QueueConfig, Settings
+from ..errors import ConfigError
+from ._connection import Connection
+
+log = logging.getLogger("jetjobs.transport")
+
+_STREAM_IN_USE = 10058  # stream name already in use with a different configuration
+_ADVISORY_MAX_AGE_S = 7 * 86_400
+_MOVER_ACK_WAIT_S = 30.0
+
+
+def queue_stream_config(names: Names, queue: str, cfg: QueueConfig) -> StreamConfig:
+    return StreamConfig(
+        name=names.stream(queue),
+        description=f"jetjobs queue {queue}",
+        subjects=[names.subject(queue, p) for p in cfg.ordered_priorities()],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        num_replicas=cfg.replicas,
+        # A full bounded queue must refuse new jobs, never drop queued ones:
+        # discard=new makes the server reject the publish (err 10077).
+        max_msgs=cfg.max_length if cfg.max_length is not None else -1,
+        discard=DiscardPolicy.NEW,
+        duplicate_window=cfg.duplicate_window_s,
+        allow_direct=True,
+    )
+
+
+def queue_consumer_config(names: Names, queue: str, priority: str, cfg: QueueConfig) -> ConsumerConfig:
+    consumer = names.consumer(queue, priority)  # type: ignore[arg-type]
+    return ConsumerConfig(
+        name=consumer,
+        durable_name=consumer,
+        description=f"jetjobs workers of {queue} ({priority})",
+        filter_subject=names.subject(queue, priority),  # type: ignore[arg-type]
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=cfg.ack_wait_s,
+        max_deliver=cfg.max_deliveries,
+        # Cluster-wide cap on unacknowledged jobs, enforced by the server across replicas.
+        max_ack_pending=cfg.max_in_flight if cfg.max_in_flight is not None else -1,
+        max_waiting=512,
+    )
+
+
+async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update: bool) -> None:
+    """Make sure the queue's stream exists (and, with ``update``, matches ``cfg``) plus its consumers."""
+    await _ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=update)
+    if not update:
+        return
+    for priority in cfg.ordered_priorities():
+        await _ensure_consumer(
+            conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg)
+        )
+    await _ensure_advisory_capture(conn, queue)
+
+
+async def ensure_stream_exists(conn: Connection, queue: str, cfg: QueueConfig) -> None:
+    """Create the queue's stream if it is missing; never change an existing one."""
+    await _ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=False)
+
+
+async def ensure_dlq(conn: Connection, settings: Settings) -> None:
+    names = conn.names
+    config = StreamConfig(
+        name=names.dlq_stream,
+        description="jetjobs dead letters",
+        subjects=[names.dlq_subjects],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=settings.dlq_replicas,
+        max_age=settings.dlq_max_age_s,
+        duplicate_window=120,
+        allow_direct=True,
+    )
+    await _ensure_stream(conn, config, update=True)
+
+
+async def ensure_status_bucket(conn: Connection, settings: Settings) -> None:
+    bucket = conn.names.status_bucket
+    try:
+        await conn.js.key_value(bucket)
+        return
+    except nats.js.errors.BucketNotFoundError:
+        pass
+    try:
+        await conn.js.create_key_value(
+            KeyValueConfig(
+                bucket=bucket,
+                description="jetjobs job status and results",
+                history=1,
+                ttl=settings.result_ttl_s,
+                replicas=settings.status_replicas,
+                storage=StorageType.FILE,
+                direct=True,
+            )
+        )
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _STREAM_IN_USE:  # created concurrently by another service
+            raise ConfigError(f"cannot create status bucket {bucket}: {exc.description}") from None
+
+
+async def _ensure_stream(conn: Connection, config: StreamConfig, *, update: bool) -> None:
+    try:
+        await conn.js.add_stream(config)
+        return
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != _STREAM_IN_USE:
+            raise ConfigError(f"cannot create stream {config.name}: {exc.description}") from None
+    if not update:
+        return
+    try:
+        await conn.js.update_stream(config)
+    except nats.js.errors.APIError as exc:
+        raise ConfigError(f"cannot update stream {config.name}: {exc.description}") from None
+
+
+async def _ensure_consumer(conn: Connection, stream: str, config: ConsumerConfig) -> None:
+    try:
+        await conn.js.add_consumer(stream, config)
+    except nats.js.errors.APIError as exc:
+        raise ConfigError(
+            f"cannot create or update consumer {config.name} on {stream}: {exc.description}"
+        ) from None
+
+
+async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
+    """Capture the queue's MAX_DELIVERIES advisories durably and give them a mover consumer.
+
+    Advisories are plain NATS messages: without a stream, one fired while no
+    worker listens would be lost and its message would stay stuck in the
+    WorkQueue stream. One stream per namespace lists each queue's subject;
+    concurrent services may race on that list, so re-read and retry until ours is in.
+    """
+    names = conn.names
+    subject = names.max_deliveries_advisory(queue)
+    for _ in range(5):
+        try:
+            info = await conn.js.stream_info(names.advisory_stream)
+            subjects = list(info.config.subjects or [])
+            if subject in subjects:
+                break
+            info.config.subjects = [*subjects, subject]
+            await conn.js.update_stream(info.config)
+        except nats.js.errors.NotFoundError:
+            await _ensure_stream(
+                conn,
+                StreamConfig(
+                    name=names.advisory_stream,
+                    description="jetjobs MAX_DELIVERIES advisories, moved to the DLQ",
+                    subjects=[subject],
+                    retention=RetentionPolicy.WORK_QUEUE,
+                    storage=StorageType.FILE,
+                    max_age=_ADVISORY_MAX_AGE_S,
+                ),
+                update=False,
+            )
+    else:
+        raise ConfigError(f"could not add {subject} to stream {names.advisory_stream}")
+    mover = names.mover_consumer(queue)
+    await _ensure_consumer(
+        conn,
+        names.advisory_stream,
+        ConsumerConfig(
+            name=mover,
+            durable_name=mover,
+            description=f"jetjobs dead-letter mover of {queue}",
+            filter_subject=subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=_MOVER_ACK_WAIT_S,
+            max_deliver=-1,
+        ),
+    )

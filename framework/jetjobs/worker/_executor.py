@@ -1,0 +1,175 @@
+"""Stage 2 of the worker: turn a delivery into an Outcome. Never touches NATS.
+
+``prepare`` decodes and validates (a poison message gets its Outcome right
+away); ``execute`` runs the task through its middleware chain with the timeout
+and asks ``decide`` what a failure means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._context import JobContext, reset_current, set_current
+from .._middleware import Invoke, build_chain
+from .._outcome import DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded, decide
+from .._retry import RetryPolicy, retry_delay
+from .._status import StatusRecord
+from .._wire import JobHeaders, decode_body, decode_headers
+from ..errors import InvalidPayload, JobTimeout, UnknownTask
+from ..transport import Delivery
+
+if TYPE_CHECKING:
+    from .._app import App
+    from .._task import Task
+    from ._procpool import ProcessPool
+
+log = logging.getLogger("jetjobs.worker")
+
+# Deliveries beyond a task's attempts that we still run: an attempt interrupted
+# by a worker restart (nak on shutdown) or a lost worker also counts as a delivery.
+LOST_DELIVERY_SLACK = 2
+_UNKNOWN_TASK_POLICY = RetryPolicy(max_retries=0, delay_s=2.0, max_delay_s=30.0, jitter=True)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A decoded, validated job ready to run."""
+
+    delivery: Delivery
+    task: Task[..., Any]
+    ctx: JobContext
+    record: StatusRecord
+
+
+class Executor:
+    def __init__(
+        self,
+        app: App,
+        *,
+        threads: ThreadPoolExecutor,
+        processes: ProcessPool,
+        unknown_task_retries: int,
+    ) -> None:
+        self._app = app
+        self._threads = threads
+        self._processes = processes
+        self._unknown_task_retries = unknown_task_retries
+        self._chains: dict[str, Invoke] = {
+            name: build_chain([*app.middleware, *task.middleware], functools.partial(self._invoke, task))
+            for name, task in app.tasks.items()
+        }
+
+    def prepare(self, delivery: Delivery, queue: str, priority: str) -> Prepared | Outcome:
+        try:
+            headers = decode_headers(delivery.headers)
+        except InvalidPayload as exc:
+            return DeadLetter(ErrorInfo.from_exception(exc), reason="malformed message", state="dead")
+        task = self._app.tasks.get(headers.task)
+        if task is None or _version_mismatch(headers, task):
+            return self._unknown(headers, task, delivery.num_delivered)
+        attempt = delivery.num_delivered
+        max_attempts = task.spec.retry.max_attempts
+        if attempt > max_attempts + LOST_DELIVERY_SLACK:
+            error = ErrorInfo(
+                "jetjobs.LostDeliveries",
+                f"delivered {attempt} times for {max_attempts} attempts: its workers kept dying or stalling",
+            )
+            return DeadLetter(error, reason="deliveries lost", state="dead")
+        try:
+            wire_args, wire_kwargs = decode_body(delivery.data)
+            args, kwargs = task.signature.decode_call(wire_args, wire_kwargs)
+        except InvalidPayload as exc:
+            return DeadLetter(ErrorInfo.from_exception(exc), reason="invalid arguments", state="dead")
+        ctx = JobContext(
+            id=headers.job_id,
+            task=task.name,
+            queue=queue,
+            priority=priority,
+            attempt=attempt,
+            max_attempts=max_attempts,
+            enqueued_at=headers.enqueued_at,
+            timeout_s=headers.timeout_s or task.spec.timeout_s,
+            metadata=headers.metadata,
+            headers=delivery.headers,
+            args=tuple(args),
+            kwargs=kwargs,
+        )
+        record = StatusRecord(headers.job_id, task.name, queue, priority, headers.enqueued_at or None)
+        return Prepared(delivery, task, ctx, record)
+
+    def _unknown(self, headers: JobHeaders, task: Task[..., Any] | None, attempt: int) -> Outcome:
+        # During a rolling deploy another replica may know the task (or the right
+        # version): give it back a few times before calling the message dead.
+        if task is None:
+            error = UnknownTask(f"no task {headers.task!r} in app {self._app.name!r}")
+        else:
+            error = UnknownTask(
+                f"job wants {headers.task!r} version {headers.task_version!r}, "
+                f"this worker has {task.spec.version!r}"
+            )
+        info = ErrorInfo.from_exception(error)
+        if attempt > self._unknown_task_retries:
+            return DeadLetter(info, reason="unknown task", state="dead")
+        return RetryLater(delay_s=retry_delay(_UNKNOWN_TASK_POLICY, attempt), error=info)
+
+    async def execute(self, job: Prepared) -> Outcome:
+        token = set_current(job.ctx)
+        try:
+            value = await self._chains[job.task.name](job.ctx)
+            if isinstance(value, _Encoded):
+                return Succeeded(value.data)
+            return Succeeded(
+                job.task.signature.encode_result(value) if job.task.spec.store_result else b"null"
+            )
+        except Exception as exc:
+            return decide(exc, job.ctx.attempt, job.task.spec.retry)
+        finally:
+            reset_current(token)
+
+    async def _invoke(self, task: Task[..., Any], ctx: JobContext) -> Any:
+        kind = task.spec.kind
+        if kind == "async":
+            return await _with_timeout(task.fn(*ctx.args, **ctx.kwargs), ctx)
+        if kind == "thread":
+            call = functools.partial(contextvars.copy_context().run, task.fn, *ctx.args, **ctx.kwargs)
+            future = asyncio.get_running_loop().run_in_executor(self._threads, call)
+            # A thread cannot be stopped: on timeout it keeps running in the pool.
+            return await _with_timeout(future, ctx)
+        # The child validates again from JSON: arguments cross the process boundary as JSON, never pickled.
+        wire_args, wire_kwargs = task.signature.encode_call(ctx.args, ctx.kwargs)
+        return _Encoded(await self._processes.run(task.spec, wire_args, wire_kwargs, ctx, ctx.timeout_s))
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A result that is already JSON (from a process-pool child)."""
+
+    data: bytes
+
+
+async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:
+    if ctx.timeout_s is None:
+        return await awaitable
+    try:
+        async with asyncio.timeout(ctx.timeout_s) as deadline:
+            return await awaitable
+    except TimeoutError:
+        if deadline.expired():
+            raise JobTimeout(f"task {ctx.task} ran longer than {ctx.timeout_s:g}s") from None
+        raise
+
+
+def _version_mismatch(headers: JobHeaders, task: Task[..., Any]) -> bool:
+    return bool(headers.task_version and task.spec.version and headers.task_version != task.spec.version)
+
+
+def job_fields(ctx: JobContext) -> Mapping[str, Any]:
+    """Fields of a job for structured logs."""
+    return {"job_id": ctx.id, "task": ctx.task, "attempt": ctx.attempt, "queue": ctx.queue}

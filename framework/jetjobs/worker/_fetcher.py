@@ -1,0 +1,260 @@
+"""Stage 1 of the worker: fetch only what the free slots can run, in priority order.
+
+Sources (one per priority, or the advisory consumer of the DLQ mover) are
+served strictly in order: while a higher source has a backlog, lower ones wait.
+An empty source keeps a one-message "listen" request open, so a new job reaches
+an idle worker at once and a high-priority job arriving during a low-priority
+backlog is picked up by the next free slot. A worker therefore holds at most
+``capacity`` plus one message per source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from ..transport import Connection, Delivery, Hint, Mode, Puller
+from ._heartbeat import Heartbeat
+from ._ratelimit import TokenBucket
+
+log = logging.getLogger("jetjobs.worker")
+
+Handler = Callable[[Delivery, str], Awaitable[None]]
+
+_MAX_BATCH = 256
+_TICK_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    label: str
+    stream: str
+    consumer: str
+
+
+class Fetcher:
+    def __init__(
+        self,
+        conn: Connection,
+        sources: Sequence[Source],
+        *,
+        capacity: int,
+        handle: Handler,
+        heartbeat_s: float,
+        limiter: TokenBucket | None = None,
+        on_missing: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.capacity = capacity
+        self._conn = conn
+        self._handle = handle
+        self._limiter = limiter
+        self._on_missing = on_missing
+        self._levels = [
+            (
+                s.label,
+                Puller(conn, s.stream, s.consumer, on_delivery=self._delivered(s.label), on_change=self.wake),
+            )
+            for s in sources
+        ]
+        self._buffers: dict[str, collections.deque[Delivery]] = {
+            s.label: collections.deque() for s in sources
+        }
+        self._running: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+        self.heartbeat = Heartbeat(heartbeat_s)
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._backoff_until = 0.0
+        self._loop: asyncio.Task[None] | None = None
+        self._beat: asyncio.Task[None] | None = None
+        self._token_timer: asyncio.TimerHandle | None = None
+        self.bound = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for _, puller in self._levels:
+            await puller.start()
+        self._conn.on_reconnect(self.reset)
+        self._loop = asyncio.create_task(self._pump_loop(), name="jetjobs-fetch")
+        self._beat = asyncio.create_task(self.heartbeat.run(), name="jetjobs-heartbeat")
+        self.bound = True
+        self.wake()
+
+    def reset(self) -> None:
+        """Forget requests in flight (the server lost them in a reconnect) and pull again."""
+        for _, puller in self._levels:
+            puller.reset()
+        self.wake()
+
+    async def stop_fetching(self) -> None:
+        """No new pull requests; hand back fetched jobs that have not started."""
+        self._stopping = True
+        self.wake()
+        if self._loop is not None:
+            await asyncio.gather(self._loop, return_exceptions=True)
+        for buffer in self._buffers.values():
+            while buffer:
+                self._give_back(buffer.popleft())
+        await self.settle_background()
+
+    async def wait_running(self, timeout_s: float) -> bool:
+        """Wait for running jobs; True when all finished in time."""
+        if not self._running:
+            return True
+        _, pending = await asyncio.wait(set(self._running), timeout=timeout_s)
+        return not pending
+
+    async def cancel_running(self) -> None:
+        """Cancel running jobs; their handlers give the messages back."""
+        tasks = set(self._running)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Unsubscribe pull inboxes (the server then drops our waiting requests)."""
+        self.bound = False
+        for _, puller in self._levels:
+            await puller.stop()
+        await self.settle_background()
+        if self._beat is not None:
+            self._beat.cancel()
+            await asyncio.gather(self._beat, return_exceptions=True)
+
+    async def settle_background(self) -> None:
+        while self._background:
+            await asyncio.gather(*set(self._background), return_exceptions=True)
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    @property
+    def buffered(self) -> int:
+        return sum(len(b) for b in self._buffers.values())
+
+    # -- deliveries and slots ----------------------------------------------------
+
+    def _delivered(self, label: str) -> Callable[[Delivery], None]:
+        def on_delivery(delivery: Delivery) -> None:
+            if self._stopping:
+                self._give_back(delivery)
+                return
+            self.heartbeat.add(delivery)
+            self._buffers[label].append(delivery)
+            self._start_ready()
+
+        return on_delivery
+
+    def _give_back(self, delivery: Delivery) -> None:
+        """Nak a job we will not run, so another replica gets it now rather than after ack_wait."""
+        self.heartbeat.remove(delivery)
+        task = asyncio.create_task(delivery.nak())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _start_ready(self) -> None:
+        while len(self._running) < self.capacity and not self._stopping:
+            item = self._next_buffered()
+            if item is None:
+                return
+            label, delivery = item
+            if self._limiter is not None and not self._limiter.take():
+                self._buffers[label].appendleft(delivery)
+                self._retry_when_token()
+                return
+            task = asyncio.create_task(self._run(delivery, label))
+            self._running.add(task)
+
+    def _retry_when_token(self) -> None:
+        if self._token_timer is not None or self._limiter is None:
+            return
+
+        def fire() -> None:
+            self._token_timer = None
+            self._start_ready()
+            self.wake()
+
+        self._token_timer = asyncio.get_running_loop().call_later(self._limiter.wait_s(), fire)
+
+    def _next_buffered(self) -> tuple[str, Delivery] | None:
+        for label, _ in self._levels:
+            buffer = self._buffers[label]
+            if buffer:
+                return label, buffer.popleft()
+        return None
+
+    async def _run(self, delivery: Delivery, label: str) -> None:
+        try:
+            await self._handle(delivery, label)
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
+            self.heartbeat.remove(delivery)
+            self._start_ready()
+            self.wake()
+
+    # -- pulling -------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def _pump_loop(self) -> None:
+        while not self._stopping:
+            try:
+                async with asyncio.timeout(_TICK_S):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+            if self._stopping:
+                return
+            try:
+                await self._pump()
+            except Exception as exc:
+                self._back_off(f"pull failed: {exc}")
+
+    async def _pump(self) -> None:
+        now = time.monotonic()
+        if now < self._backoff_until or not self._conn.connected:
+            return
+        for _, puller in self._levels:
+            if puller.is_stale(now):
+                puller.reset()
+        free = self.capacity - len(self._running) - self.buffered
+        free -= sum(p.remaining for _, p in self._levels if p.mode is Mode.DRAIN)
+        if self._limiter is not None:
+            free = min(free, self._limiter.available() - self.buffered)
+        for _, puller in self._levels:
+            if puller.error is not None:
+                await self._recover(puller)
+                return
+            if puller.hint is Hint.EMPTY:
+                if puller.mode is Mode.IDLE:
+                    await puller.listen()
+                continue
+            if puller.mode is Mode.IDLE and free > 0:
+                batch = min(free, _MAX_BATCH)
+                await puller.drain(batch)
+                free -= batch
+            break  # this source may have a backlog: lower ones wait (strict priority)
+
+    async def _recover(self, puller: Puller) -> None:
+        error = puller.error or ""
+        puller.error = None
+        self._back_off(f"{puller.stream}/{puller.consumer}: {error}")
+        missing = error.startswith("503") or "Consumer Deleted" in error or "Not Found" in error
+        if missing and self._on_missing is not None:
+            await self._on_missing()
+
+    def _back_off(self, reason: str) -> None:
+        delay = 0.5 + random.random()
+        log.warning("%s; pulling again in %.1fs", reason, delay)
+        self._backoff_until = time.monotonic() + delay

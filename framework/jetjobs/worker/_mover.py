@@ -1,0 +1,60 @@
+"""Moves jobs that reached the consumer's max_deliver to the DLQ.
+
+A job whose worker crashes on every attempt, or that keeps outliving
+``ack_wait``, never reaches the settler's dead-letter branch. JetStream then
+publishes a MAX_DELIVERIES advisory (captured in the advisory stream) and,
+on a WorkQueue stream, leaves the message stuck in place. This reads it back,
+dead-letters it and deletes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from .._outcome import DeadLetter, ErrorInfo
+from ..transport import Connection, Delivery, delete_message, read_message
+from ._fetcher import Source
+from ._settler import Settler
+
+log = logging.getLogger("jetjobs.worker")
+
+_RETRY_S = 5.0
+
+
+class DeadLetterMover:
+    def __init__(self, conn: Connection, queue: str, settler: Settler) -> None:
+        self._conn = conn
+        self._queue = queue
+        self._settler = settler
+
+    @property
+    def source(self) -> Source:
+        names = self._conn.names
+        return Source("advisories", names.advisory_stream, names.mover_consumer(self._queue))
+
+    async def handle(self, delivery: Delivery, label: str) -> None:
+        try:
+            await self._move(delivery)
+        except Exception:
+            log.exception("moving a dead job of %s failed; retrying in %ss", self._queue, _RETRY_S)
+            await delivery.nak(_RETRY_S)
+
+    async def _move(self, delivery: Delivery) -> None:
+        event = json.loads(delivery.data)
+        if not str(event.get("type", "")).endswith("max_deliver"):
+            await delivery.ack()
+            return
+        stream, seq = str(event["stream"]), int(event["stream_seq"])
+        deliveries = int(event.get("deliveries", 0))
+        stored = await read_message(self._conn, stream, seq)
+        if stored is not None:
+            error = ErrorInfo(
+                "jetjobs.MaxDeliveries",
+                f"delivered {deliveries} times without being settled: "
+                "its workers crashed or it outlived ack_wait",
+            )
+            outcome = DeadLetter(error, reason="max deliveries reached", state="dead")
+            await self._settler.move_stored(self._queue, stored, outcome, deliveries)
+            await delete_message(self._conn, stream, seq)
+        await delivery.ack()

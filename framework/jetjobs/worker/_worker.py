@@ -1,0 +1,254 @@
+"""The worker service: fetch → execute → settle for each queue, plus shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .._hooks import run_hooks
+from .._names import check_queue_name
+from .._outcome import Outcome, Requeue
+from .._status import JobState
+from .._wire import now_iso
+from ..errors import ConfigError
+from ..transport import DeadLetterStore, Delivery, StatusStore
+from ._executor import Executor, Prepared
+from ._fetcher import Fetcher, Source
+from ._mover import DeadLetterMover
+from ._procpool import ProcessPool
+from ._ratelimit import TokenBucket
+from ._settler import Settler
+
+if TYPE_CHECKING:
+    from .._app import App
+
+log = logging.getLogger("jetjobs.worker")
+
+
+class Worker:
+    """Runs the tasks of ``app`` from ``queues`` (default: every queue the app knows).
+
+    Example::
+
+        worker = Worker(app, queues=["emails"], concurrency=32)
+        await worker.run()          # until worker.request_stop(), e.g. on SIGTERM
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        shutdown_grace_s: float | None = None,
+    ) -> None:
+        self.app = app
+        self.queues = list(queues) if queues else app.queue_names()
+        if not self.queues:
+            raise ConfigError(f"app {app.name!r} has no tasks and no queues: nothing to work on")
+        for queue in self.queues:
+            check_queue_name(queue)
+        if concurrency is not None and concurrency < 1:
+            raise ConfigError("concurrency must be >= 1")
+        self.concurrency = concurrency
+        self.shutdown_grace_s = (
+            app.settings.shutdown_grace_s if shutdown_grace_s is None else shutdown_grace_s
+        )
+        self.fetchers: dict[str, Fetcher] = {}
+        self._movers: list[Fetcher] = []
+        self._stop = asyncio.Event()
+        self._hard_stop = asyncio.Event()
+        self._settling: set[asyncio.Task[None]] = set()
+        self._threads: ThreadPoolExecutor | None = None
+        self._processes: ProcessPool | None = None
+        self._executor: Executor | None = None
+        self._settler: Settler | None = None
+        self._status: StatusStore | None = None
+        self.started = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        """Connected, and every queue's consumers are bound."""
+        conn = self.app._conn
+        return bool(
+            conn and conn.connected and self.fetchers and all(f.bound for f in self.fetchers.values())
+        )
+
+    def capacity(self, queue: str) -> int:
+        return self.concurrency or self.app.queue_config(queue).concurrency
+
+    async def start(self) -> None:
+        app = self.app
+        await app.connect()
+        await app.provision(self.queues)
+        conn = app.connection
+        for queue in self.queues:
+            if not any(t.spec.queue == queue for t in app.tasks.values()):
+                log.warning(
+                    "queue %s has no tasks in app %s: its jobs will be dead-lettered", queue, app.name
+                )
+        self._status = app.status_store
+        total = sum(self.capacity(q) for q in self.queues)
+        self._threads = ThreadPoolExecutor(max_workers=total, thread_name_prefix="jetjobs-task")
+        self._processes = ProcessPool(app.settings.processes or os.cpu_count() or 1)
+        self._executor = Executor(
+            app,
+            threads=self._threads,
+            processes=self._processes,
+            unknown_task_retries=app.settings.unknown_task_retries,
+        )
+        self._settler = Settler(self._status, DeadLetterStore(conn))
+        for queue in self.queues:
+            await self._start_queue(queue)
+        log.info(
+            "worker of %s ready: queues %s, server %s %s",
+            app.name,
+            ", ".join(f"{q}(x{self.capacity(q)})" for q in self.queues),
+            conn.url,
+            conn.server_version,
+        )
+        self.started.set()
+
+    async def _start_queue(self, queue: str) -> None:
+        conn = self.app.connection
+        cfg = self.app.queue_config(queue)
+        names = conn.names
+        sources = [Source(p, names.stream(queue), names.consumer(queue, p)) for p in cfg.ordered_priorities()]
+        limiter = TokenBucket(cfg.rate_limit, cfg.rate_burst) if cfg.rate_limit else None
+
+        async def handle(delivery: Delivery, priority: str) -> None:
+            await self._handle(delivery, queue, priority)
+
+        async def reprovision() -> None:
+            log.warning("consumers of %s are missing; provisioning them again", queue)
+            await self.app.provision([queue])
+
+        fetcher = Fetcher(
+            conn,
+            sources,
+            capacity=self.capacity(queue),
+            handle=handle,
+            heartbeat_s=cfg.heartbeat_s,
+            limiter=limiter,
+            on_missing=reprovision,
+        )
+        await fetcher.start()
+        self.fetchers[queue] = fetcher
+        assert self._settler is not None
+        mover = DeadLetterMover(conn, queue, self._settler)
+        mover_fetcher = Fetcher(conn, [mover.source], capacity=1, handle=mover.handle, heartbeat_s=10.0)
+        await mover_fetcher.start()
+        self._movers.append(mover_fetcher)
+
+    async def _handle(self, delivery: Delivery, queue: str, priority: str) -> None:
+        assert self._executor is not None
+        assert self._status is not None
+        assert self._settler is not None
+        started_at = now_iso()
+        prepared = self._executor.prepare(delivery, queue, priority)
+        if not isinstance(prepared, Prepared):
+            await self._settle(delivery, None, prepared, queue, None)
+            return
+        record = prepared.record
+        attempts = delivery.num_delivered
+        # A retry keeps the time of the first failure (read only when retrying: off the hot path).
+        first = await self._settler.stored_first_failure(record.id, attempts) if attempts > 1 else None
+        await self._status.put_nowait(
+            record.id,
+            record.encode(
+                JobState.RUNNING,
+                updated_at=started_at,
+                attempts=attempts,
+                started_at=started_at,
+                first_failure_at=first,
+            ),
+        )
+        try:
+            outcome = await self._executor.execute(prepared)
+        except asyncio.CancelledError:
+            await self._settle(delivery, prepared, Requeue("worker shutting down"), queue, started_at)
+            raise
+        await self._settle(delivery, prepared, outcome, queue, started_at)
+        hooks = [*self.app.hooks, *prepared.task.hooks]
+        if hooks:
+            await run_hooks(hooks, prepared.ctx, outcome)
+
+    async def _settle(
+        self, delivery: Delivery, job: Prepared | None, outcome: Outcome, queue: str, started_at: str | None
+    ) -> None:
+        # Shielded and tracked: a cancelled job still gets settled, and shutdown
+        # waits for every settle before the connection closes.
+        assert self._settler is not None
+        task = asyncio.create_task(self._settler.settle(delivery, job, outcome, queue, started_at))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+        await asyncio.shield(task)
+
+    def request_stop(self) -> None:
+        """Begin a graceful stop; a second call stops hard (running jobs are handed back now)."""
+        if self._stop.is_set():
+            self._hard_stop.set()
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start, work until ``request_stop()``, then shut down."""
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop in dependency order.
+
+        1. Stop fetching and nak what was fetched but not started.
+        2. Give running jobs ``shutdown_grace_s`` to finish (heartbeats continue).
+        3. Cancel the rest: each is naked, so another replica runs it now, not after ack_wait.
+        4. Unsubscribe the pull inboxes; nats-py's drain hangs on pull subscriptions otherwise.
+        5. Wait for settles, flush and close the connection, stop the pools.
+        """
+        fetchers = [*self.fetchers.values(), *self._movers]
+        for fetcher in fetchers:
+            await fetcher.stop_fetching()
+        running = [f for f in self.fetchers.values() if f.running]
+        if running:
+            log.info(
+                "waiting up to %.0fs for %d running jobs",
+                self.shutdown_grace_s,
+                sum(f.running for f in running),
+            )
+            grace: asyncio.Future[Any] = asyncio.gather(
+                *(f.wait_running(self.shutdown_grace_s) for f in fetchers)
+            )
+            hard: asyncio.Future[Any] = asyncio.ensure_future(self._hard_stop.wait())
+            _, pending = await asyncio.wait({grace, hard}, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for fetcher in fetchers:
+            if fetcher.running:
+                log.warning("handing back %d unfinished jobs", fetcher.running)
+            await fetcher.cancel_running()
+        while self._settling:
+            await asyncio.gather(*set(self._settling), return_exceptions=True)
+        for fetcher in fetchers:
+            await fetcher.close()
+        self.fetchers.clear()
+        self._movers.clear()
+        await self.app.close()
+        if self._processes is not None:
+            await self._processes.close()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def describe_queue_load(worker: Worker) -> dict[str, dict[str, Any]]:
+    """Running and buffered jobs per queue (for health endpoints and logs)."""
+    return {
+        q: {"running": f.running, "buffered": f.buffered, "capacity": f.capacity}
+        for q, f in worker.fetchers.items()
+    }
