@@ -99,11 +99,7 @@ class App:
 
     def queue_config(self, name: str) -> QueueConfig:
         """The effective settings of queue ``name``: code declaration, then settings overrides."""
-        base = self._queues.get(name, QueueConfig())
-        override = self.settings.queues.get(name)
-        if override is None:
-            return base
-        return base.model_copy(update={f: getattr(override, f) for f in override.model_fields_set})
+        return self.settings.queue(name, self._queues.get(name))
 
     def queue_names(self) -> list[str]:
         """Queues declared in code or settings, plus every queue a task uses."""

@@ -99,15 +99,18 @@ class DeadLetters:
         queue, _priority = parsed
         headers = replay_headers(dead.headers, msg_id=f"replay-{seq}-{dead.job_id}", replay_of=str(seq))
         out = transport.Outbound(queue=queue, subject=dead.original_subject, body=dead.body, headers=headers)
+        status = self._app.status_store
+        revision = await status.revision(dead.job_id) if is_valid_job_id(dead.job_id) else -1
         try:
             await transport.publish(conn, out)
         except transport.StreamMissing:
             await transport.ensure_stream_exists(conn, queue, self._app.queue_config(queue))
             await transport.publish(conn, out)
-        if is_valid_job_id(dead.job_id):
+        if revision >= 0:
+            # Only if no worker wrote "running" or a result in the meantime.
             record = StatusRecord(dead.job_id, dead.task, queue, _priority, dead.headers.get(H_ENQUEUED_AT))
-            await self._app.status_store.put(
-                dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso())
+            await status.update_nowait(
+                dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso()), revision
             )
         if not keep:
             await self.delete(seq)

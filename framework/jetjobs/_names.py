@@ -23,7 +23,7 @@ JOB_ID_MAX = 200
 
 def check_queue_name(name: str) -> str:
     """Return ``name`` if it is a valid queue name, else raise ConfigError."""
-    if not _QUEUE_RE.match(name):
+    if not _QUEUE_RE.fullmatch(name):
         raise ConfigError(
             f"invalid queue name {name!r}: use lower-case letters, digits, '_' or '-' "
             "(at most 63 characters, starting with a letter or digit)"
@@ -33,7 +33,7 @@ def check_queue_name(name: str) -> str:
 
 def check_namespace(name: str) -> str:
     """Return ``name`` if it is a valid namespace ('' means none), else raise ConfigError."""
-    if name and not _NAMESPACE_RE.match(name):
+    if name and not _NAMESPACE_RE.fullmatch(name):
         raise ConfigError(
             f"invalid namespace {name!r}: use lower-case letters, digits and '-' (at most 32 characters)"
         )
@@ -49,7 +49,7 @@ def check_priority(priority: str) -> Priority:
 
 def is_valid_job_id(job_id: str) -> bool:
     """True when ``job_id`` can be a job id (it becomes a KV key and a subject token)."""
-    return 0 < len(job_id) <= JOB_ID_MAX and bool(_JOB_ID_RE.match(job_id))
+    return 0 < len(job_id) <= JOB_ID_MAX and bool(_JOB_ID_RE.fullmatch(job_id))
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Names:
         if not subject.startswith(prefix):
             return None
         parts = subject[len(prefix) :].split(".")
-        if len(parts) != 2 or parts[1] not in PRIORITIES:
+        if len(parts) != 2 or parts[1] not in PRIORITIES or not _QUEUE_RE.fullmatch(parts[0]):
             return None
         return parts[0], parts[1]
 
@@ -132,4 +132,4 @@ class Names:
         if not stream.startswith(prefix):
             return None
         queue = stream[len(prefix) :]
-        return queue if _QUEUE_RE.match(queue) else None
+        return queue if _QUEUE_RE.fullmatch(queue) else None

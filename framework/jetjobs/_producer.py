@@ -55,6 +55,9 @@ class Producer:
     async def send(self, request: JobRequest) -> Job:
         conn = self._app.connection
         prepared = self._prepare(request, conn)
+        # Once per queue and process: a publish to a missing stream is only detected
+        # by "no responders", which any core subscriber on the subject would mask.
+        await self._create_stream(prepared.out.queue)
         with self._intercept(prepared) as out:
             try:
                 published = await transport.publish(conn, out)

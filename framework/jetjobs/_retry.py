@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ class RetryPolicy:
     retry_for: tuple[type[BaseException], ...] = (Exception,)
 
     def __post_init__(self) -> None:
+        if isinstance(self.retry_for, type):
+            object.__setattr__(self, "retry_for", (self.retry_for,))
+        if not all(math.isfinite(v) for v in (self.delay_s, self.max_delay_s, self.factor)):
+            raise ConfigError("retry_delay_s, retry_max_delay_s and retry_factor must be finite numbers")
         if self.max_retries < 0:
             raise ConfigError("max_retries must be >= 0")
         if self.backoff not in ("exponential", "linear", "fixed"):
@@ -40,8 +45,10 @@ class RetryPolicy:
             raise ConfigError("retry_delay_s and retry_max_delay_s must be >= 0")
         if self.factor < 1:
             raise ConfigError("retry_factor must be >= 1")
-        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_for):
+        kinds = self.retry_for if isinstance(self.retry_for, tuple | list) else (self.retry_for,)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in kinds):
             raise ConfigError("retry_for must be a tuple of exception classes")
+        object.__setattr__(self, "retry_for", tuple(kinds))
 
     @property
     def max_attempts(self) -> int:
@@ -52,8 +59,10 @@ def retry_delay(policy: RetryPolicy, attempt: int, *, rand: Callable[[], float] 
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
     n = max(attempt, 1)
     if policy.backoff == "exponential":
-        # Cap the exponent so huge attempt numbers cannot overflow a float.
-        raw = policy.delay_s * policy.factor ** min(n - 1, 64)
+        try:
+            raw = policy.delay_s * policy.factor ** min(n - 1, 64)
+        except OverflowError:
+            raw = math.inf
     elif policy.backoff == "linear":
         raw = policy.delay_s * n
     else:

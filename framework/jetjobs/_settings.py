@@ -12,9 +12,10 @@ import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -74,6 +75,40 @@ class QueueConfig(BaseModel):
         return tuple(p for p in PRIORITIES if p in self.priorities)
 
 
+class _QueueOverrideBase(BaseModel):
+    """Single fields of a QueueConfig set by the environment or the config file.
+
+    Each field is checked on its own when settings load (same limits as
+    QueueConfig); the override is then merged into the queue's declaration in code
+    and validated as a whole, so ``JETJOBS_QUEUES__emails__RATE_BURST=20`` alone is a
+    valid override of a queue whose ``rate_limit`` is set in code.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def apply_to(self, base: QueueConfig) -> QueueConfig:
+        try:
+            return QueueConfig.model_validate({**base.model_dump(), **self.model_dump(exclude_unset=True)})
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+
+
+if TYPE_CHECKING:
+
+    class QueueOverride(_QueueOverrideBase):
+        def __init__(self, **fields: Any) -> None: ...
+
+else:
+    QueueOverride = create_model(
+        "QueueOverride",
+        __base__=_QueueOverrideBase,
+        **{
+            name: (info.annotation | None, FieldInfo.merge_field_infos(info, default=None))
+            for name, info in QueueConfig.model_fields.items()
+        },
+    )
+
+
 class Settings(BaseSettings):
     """Connection, naming and runtime settings of a service (env prefix ``JETJOBS_``)."""
 
@@ -97,7 +132,7 @@ class Settings(BaseSettings):
     status_replicas: int = Field(1, ge=1, le=5)
     dlq_max_age_s: float = Field(14 * 86_400.0, ge=60, description="how long dead letters are kept")
     dlq_replicas: int = Field(1, ge=1, le=5)
-    queues: dict[str, QueueConfig] = Field(default_factory=dict)
+    queues: dict[str, QueueOverride] = Field(default_factory=dict)
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
@@ -128,9 +163,11 @@ class Settings(BaseSettings):
     def servers(self) -> list[str]:
         return [u.strip() for u in self.nats_url.split(",") if u.strip()]
 
-    def queue(self, name: str) -> QueueConfig:
-        """The settings of queue ``name`` (defaults when it is not configured)."""
-        return self.queues.get(name) or QueueConfig()
+    def queue(self, name: str, declared: QueueConfig | None = None) -> QueueConfig:
+        """Queue ``name``: its declaration in code (or defaults) with these settings' overrides."""
+        base = declared if declared is not None else QueueConfig()
+        override = self.queues.get(name)
+        return override.apply_to(base) if override is not None else base
 
     @classmethod
     def settings_customise_sources(

@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 from pydantic_core import PydanticSerializationError
 
 from .errors import ConfigError, InvalidPayload
@@ -25,20 +25,24 @@ class Signature:
     def __init__(self, fn: Callable[..., Any], name: str) -> None:
         self.name = name
         self._sig = inspect.signature(fn)
+        self._params = list(self._sig.parameters.values())
         try:
             hints = typing.get_type_hints(fn)
         except Exception as exc:
             raise ConfigError(f"task {name!r}: cannot resolve type hints: {exc}") from None
+        # Field names are positional ("p0", "p1"...) with the parameter name as alias:
+        # pydantic would treat a parameter such as ``_token`` as a private attribute.
         fields: dict[str, Any] = {}
-        for param in self._sig.parameters.values():
-            annotation = hints.get(param.name, Any)
+        for index, param in enumerate(self._params):
+            annotation: Any = hints.get(param.name, Any)
+            default: Any
             if param.kind is _P.VAR_POSITIONAL:
-                fields[param.name] = (list[annotation], [])  # type: ignore[valid-type]
+                annotation, default = list[annotation], []
             elif param.kind is _P.VAR_KEYWORD:
-                fields[param.name] = (dict[str, annotation], {})  # type: ignore[valid-type]
+                annotation, default = dict[str, annotation], {}
             else:
                 default = ... if param.default is _P.empty else param.default
-                fields[param.name] = (annotation, default)
+            fields[f"p{index}"] = (annotation, Field(default, alias=param.name))
         try:
             self._model: type[BaseModel] = create_model(
                 f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
@@ -52,41 +56,37 @@ class Signature:
     ) -> tuple[list[Any], dict[str, Any]]:
         """Validate a Python call and return JSON-ready (args, kwargs) for the wire.
 
-        Parameters that can be named travel in ``kwargs``; positional-only ones and
-        ``*args`` in ``args``.
+        Parameters that can be named travel in ``kwargs``, except those before a
+        non-empty ``*args``; positional-only ones and ``*args`` travel in ``args``.
         """
         values = self._validate(args, kwargs)
-        dumped = values.model_dump(mode="json", exclude_unset=True)
-        wire_args: list[Any] = []
-        wire_kwargs: dict[str, Any] = {}
-        for param in self._sig.parameters.values():
-            if param.name not in dumped:
-                continue
-            if param.kind is _P.POSITIONAL_ONLY:
-                wire_args.append(dumped[param.name])
-            elif param.kind is _P.VAR_POSITIONAL:
-                wire_args.extend(dumped[param.name])
-            elif param.kind is _P.VAR_KEYWORD:
-                wire_kwargs.update(dumped[param.name])
-            else:
-                wire_kwargs[param.name] = dumped[param.name]
-        return wire_args, wire_kwargs
+        dumped = values.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        return self._split(dumped)
 
     def decode_call(self, args: list[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Validate wire arguments and return Python (args, kwargs) ready to call the function."""
         values = self._validate(tuple(args), kwargs)
+        given = {self._params[int(f[1:])].name: getattr(values, f) for f in values.model_fields_set}
+        return self._split(given)
+
+    def _split(self, values: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """Place named values as positional or keyword arguments, as the signature requires."""
+        varargs = next((p for p in self._params if p.kind is _P.VAR_POSITIONAL), None)
+        positional_before_varargs = bool(varargs is not None and values.get(varargs.name))
         call_args: list[Any] = []
         call_kwargs: dict[str, Any] = {}
-        for param in self._sig.parameters.values():
-            if param.name not in values.model_fields_set and param.default is not _P.empty:
+        for param in self._params:
+            if param.name not in values:
                 continue
-            value = getattr(values, param.name)
-            if param.kind is _P.POSITIONAL_ONLY:
-                call_args.append(value)
-            elif param.kind is _P.VAR_POSITIONAL:
+            value = values[param.name]
+            if param.kind is _P.VAR_POSITIONAL:
                 call_args.extend(value)
             elif param.kind is _P.VAR_KEYWORD:
                 call_kwargs.update(value)
+            elif param.kind is _P.POSITIONAL_ONLY or (
+                positional_before_varargs and param.kind is _P.POSITIONAL_OR_KEYWORD
+            ):
+                call_args.append(value)
             else:
                 call_kwargs[param.name] = value
         return call_args, call_kwargs
@@ -94,7 +94,7 @@ class Signature:
     def encode_result(self, value: Any) -> bytes:
         """JSON-encode a return value; raise InvalidPayload if it cannot be encoded."""
         try:
-            return self._result.dump_json(value)
+            return self._result.dump_json(value, warnings=False)
         except (PydanticSerializationError, ValueError, TypeError) as exc:
             raise InvalidPayload(f"task {self.name!r} returned a value that is not JSON: {exc}") from None
 

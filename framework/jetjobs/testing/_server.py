@@ -55,6 +55,7 @@ class NatsServer:
         port: int | None = None,
         monitor_port: int | None = None,
         binary: str | None = None,
+        jetstream: bool = True,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self._own_dir = store_dir is None
@@ -64,6 +65,7 @@ class NatsServer:
         self.port = port or free_port()
         self.monitor_port = monitor_port
         self.binary = binary or find_nats_server()
+        self.jetstream = jetstream
         self.extra_args = extra_args
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path = self.store_dir / "nats-server.log"
@@ -82,7 +84,9 @@ class NatsServer:
 
     def start(self, timeout_s: float = 15.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        args = [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store_dir)]
+        args = [self.binary, "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.jetstream:
+            args += ["-js", "-sd", str(self.store_dir)]
         if self.monitor_port is not None:
             args += ["-m", str(self.monitor_port)]
         args += list(self.extra_args)

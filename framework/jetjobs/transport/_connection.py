@@ -180,7 +180,12 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
     except nats.errors.AuthorizationError:
         raise ConnectionFailed(f"NATS at {settings.nats_url} refused the credentials") from None
     except Exception:
-        reason = _reason(errors[-1] if errors else last)
+        cause = errors[-1] if errors else last
+        if cause is not None and "authorization" in str(cause).lower():
+            raise ConnectionFailed(
+                f"NATS at {settings.nats_url} refused the credentials (authorization violation)"
+            ) from None
+        reason = _reason(cause)
         raise ConnectionFailed(
             f"cannot reach NATS at {settings.nats_url} within {settings.connect_timeout_s:g}s ({reason})"
         ) from None
@@ -195,8 +200,6 @@ def _reason(exc: BaseException | None) -> str:
         return "no answer"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, nats.errors.AuthorizationError):
-        return "authorization violation"
     if isinstance(exc, asyncio.TimeoutError):
         return "timed out"
     return str(exc) or type(exc).__name__

@@ -41,6 +41,20 @@ class StatusStore:
         """Write only if nothing is stored for the job yet (a worker may have been faster)."""
         await self._conn.nc.publish(self._prefix + job_id, record, headers=_CREATE_ONLY)
 
+    async def update_nowait(self, job_id: str, record: bytes, revision: int) -> None:
+        """Write only if the stored record is still at ``revision`` (a worker may have been faster)."""
+        headers = {"Nats-Expected-Last-Subject-Sequence": str(revision)}
+        await self._conn.nc.publish(self._prefix + job_id, record, headers=headers)
+
+    async def revision(self, job_id: str) -> int:
+        """The revision of the stored record; 0 when there is none."""
+        kv = await self._bucket_handle()
+        try:
+            entry = await kv.get(job_id)
+        except nats.js.errors.KeyNotFoundError:
+            return 0
+        return int(entry.revision or 0)
+
     async def put(self, job_id: str, record: bytes) -> None:
         """Write and wait until the server has stored it."""
         future = await self._conn.js.publish_async(self._prefix + job_id, record)

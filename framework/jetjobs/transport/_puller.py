@@ -111,6 +111,7 @@ class Puller:
         self._seq += 1
         self._current = f"{self._inbox}.{self._seq}"
         self.mode, self.remaining, self._sent_at = mode, batch, time.monotonic()
+        log.debug("pull %s %s batch=%d reply=%s", self.consumer, mode.value, batch, self._current)
         try:
             await self._conn.nc.publish(self._api, json.dumps(body).encode(), reply=self._current)
         except Exception as exc:
@@ -128,6 +129,13 @@ class Puller:
             log.warning("ignoring a message without a JetStream ack subject on %s", msg.subject)
             return
         self.error = None
+        log.debug(
+            "pull %s delivered seq=%d pending=%d mode=%s",
+            self.consumer,
+            delivery.stream_seq,
+            delivery.pending,
+            self.mode.value,
+        )
         if self.mode is not Mode.IDLE:
             self.remaining -= 1
             if self.remaining <= 0:
@@ -140,6 +148,7 @@ class Puller:
         if msg.subject != self._current:
             return  # a request we already gave up on
         status = (msg.headers or {}).get("Status", "")
+        log.debug("pull %s status %s on %s", self.consumer, status, msg.subject)
         if status == "100":
             return  # idle heartbeat
         if status in ("404", "408"):

@@ -46,6 +46,7 @@ class Prepared:
     task: Task[..., Any]
     ctx: JobContext
     record: StatusRecord
+    first_failure_at: str | None = None  # kept across retries in the status record
 
 
 class Executor:
@@ -84,6 +85,9 @@ class Executor:
             return DeadLetter(error, reason="deliveries lost", state="dead")
         try:
             wire_args, wire_kwargs = decode_body(delivery.data)
+        except InvalidPayload as exc:
+            return DeadLetter(ErrorInfo.from_exception(exc), reason="malformed message", state="dead")
+        try:
             args, kwargs = task.signature.decode_call(wire_args, wire_kwargs)
         except InvalidPayload as exc:
             return DeadLetter(ErrorInfo.from_exception(exc), reason="invalid arguments", state="dead")

@@ -231,7 +231,10 @@ class Fetcher:
         free = self.capacity - len(self._running) - self.buffered
         free -= sum(p.remaining for _, p in self._levels if p.mode is Mode.DRAIN)
         if self._limiter is not None:
-            free = min(free, self._limiter.available() - self.buffered)
+            tokens = self._limiter.available() - self.buffered
+            if tokens <= 0 < free:
+                self._retry_when_token()  # pull again as soon as the rate limit allows a start
+            free = min(free, tokens)
         for _, puller in self._levels:
             if puller.error is not None:
                 await self._recover(puller)

@@ -85,6 +85,7 @@ class Settler:
                 result=outcome.result if store else None,
                 started_at=started_at,
                 finished_at=now_iso(),
+                first_failure_at=job.first_failure_at if job is not None else None,
                 worker=self._worker,
             )
             try:
@@ -95,7 +96,7 @@ class Settler:
                 log.error("job %s succeeded but its result could not be stored: %s", record.id, exc)
             await delivery.ack()
         elif isinstance(outcome, RetryLater):
-            first = await self.first_failure_at(record.id, attempts)
+            first = await self._first_failure(job, record, attempts)
             await self._status.put_nowait(
                 record.id,
                 record.encode(
@@ -111,7 +112,9 @@ class Settler:
             )
             await delivery.nak(outcome.delay_s)
         elif isinstance(outcome, DeadLetter):
-            await self._dead_letter(delivery, record, outcome, started_at)
+            await self._dead_letter(
+                delivery, record, outcome, started_at, await self._first_failure(job, record, attempts)
+            )
         elif isinstance(outcome, Cancelled):
             error = ErrorInfo("jetjobs.errors.Cancel", outcome.reason)
             data = record.encode(
@@ -130,10 +133,14 @@ class Settler:
             await delivery.nak()
 
     async def _dead_letter(
-        self, delivery: Delivery, record: StatusRecord, outcome: DeadLetter, started_at: str | None
+        self,
+        delivery: Delivery,
+        record: StatusRecord,
+        outcome: DeadLetter,
+        started_at: str | None,
+        first: str,
     ) -> None:
         attempts = delivery.num_delivered
-        first = await self.first_failure_at(record.id, attempts)
         headers = dead_letter_headers(
             delivery.headers,
             error=outcome.error,
@@ -162,7 +169,7 @@ class Settler:
     ) -> None:
         """Dead-letter a message read back from its stream (the mover's path); raises on failure."""
         record = _record_from(stored.headers, queue, f"{stored.subject}-{stored.seq}")
-        first = await self.first_failure_at(record.id, attempts)
+        first = await self._first_failure(None, record, attempts)
         headers = dead_letter_headers(
             stored.headers,
             error=outcome.error,
@@ -200,9 +207,11 @@ class Settler:
         except Exception as exc:
             log.error("job %s is in the DLQ but its status could not be stored: %s", record.id, exc)
 
-    async def first_failure_at(self, job_id: str, attempts: int) -> str:
-        """When the job first failed: now on its first attempt, else from its stored status."""
-        return await self.stored_first_failure(job_id, attempts) or now_iso()
+    async def _first_failure(self, job: Prepared | None, record: StatusRecord, attempts: int) -> str:
+        """When the job first failed: known from its start, else from its stored status, else now."""
+        if job is not None:
+            return job.first_failure_at or now_iso()
+        return await self.stored_first_failure(record.id, attempts) or now_iso()
 
     async def stored_first_failure(self, job_id: str, attempts: int) -> str | None:
         """The first failure time kept in the job's status (None on a first attempt)."""

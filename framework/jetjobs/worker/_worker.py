@@ -157,6 +157,7 @@ class Worker:
         attempts = delivery.num_delivered
         # A retry keeps the time of the first failure (read only when retrying: off the hot path).
         first = await self._settler.stored_first_failure(record.id, attempts) if attempts > 1 else None
+        prepared.first_failure_at = first
         await self._status.put_nowait(
             record.id,
             record.encode(
