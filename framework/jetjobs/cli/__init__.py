@@ -48,8 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:
-        print(f"jetjobs: error: {exc}", file=sys.stderr)
+    except Exception as exc:  # one line for people; the traceback with --log-level DEBUG
+        log.debug("unexpected error", exc_info=True)
+        print(f"jetjobs: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 

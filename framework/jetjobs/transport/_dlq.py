@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import nats.errors
 import nats.js.errors
 
 from ..errors import JetjobsError
@@ -79,8 +80,8 @@ class DeadLetterStore:
     async def _next(self, subject: str, seq: int) -> StoredMessage | None:
         try:
             raw = await self._conn.js.get_msg(self.stream, seq=seq, subject=subject, direct=True, next=True)
-        except nats.js.errors.NotFoundError:
-            return None
+        except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
+            return None  # no such message, or no DLQ stream yet
         return _stored(raw, self.stream)
 
 
@@ -88,8 +89,8 @@ async def read_message(conn: Connection, stream: str, seq: int) -> StoredMessage
     """Read one message by sequence; None when it is gone."""
     try:
         raw = await conn.js.get_msg(stream, seq=seq, direct=True)
-    except nats.js.errors.NotFoundError:
-        return None
+    except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
+        return None  # no such message, or no such stream
     return _stored(raw, stream)
 
 
