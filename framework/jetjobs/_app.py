@@ -86,9 +86,7 @@ class App:
 
     # -- declarations -------------------------------------------------------------
 
-    def queue(
-        self, name: str, config: QueueConfig | Mapping[str, Any] | None = None, **fields: Any
-    ) -> QueueConfig:
+    def queue(self, name: str, config: QueueConfig | Mapping[str, Any] | None = None, **fields: Any) -> QueueConfig:
         """Declare a queue's settings in code; ``JETJOBS_QUEUES__<name>__<field>`` and the
         config file still override single fields, so operators can tune without a release.
         """
@@ -184,9 +182,7 @@ class App:
         if cpu_bound and inspect.iscoroutinefunction(fn):
             raise ConfigError(f"task {task_name!r}: cpu_bound tasks must be plain (non-async) functions")
         if cpu_bound and fn.__module__ == "__main__":
-            raise ConfigError(
-                f"task {task_name!r}: cpu_bound tasks must live in an importable module, not __main__"
-            )
+            raise ConfigError(f"task {task_name!r}: cpu_bound tasks must live in an importable module, not __main__")
         doc = inspect.getdoc(fn) or ""
         spec = TaskSpec(
             name=task_name,
@@ -252,9 +248,7 @@ class App:
     @property
     def connection(self) -> transport.Connection:
         if self._conn is None:
-            raise JetjobsError(
-                f"app {self.name!r} is not connected; use 'async with app:' or 'await app.connect()'"
-            )
+            raise JetjobsError(f"app {self.name!r} is not connected; use 'async with app:' or 'await app.connect()'")
         return self._conn
 
     @property
@@ -285,9 +279,7 @@ class App:
                     f"allows {cfg.max_deliveries} deliveries; raise the queue's max_deliveries"
                 )
             if task.spec.queue == queue and task.spec.priority not in cfg.priorities:
-                raise ConfigError(
-                    f"task {task.name!r} uses priority {task.spec.priority!r}, not offered by {queue!r}"
-                )
+                raise ConfigError(f"task {task.name!r} uses priority {task.spec.priority!r}, not offered by {queue!r}")
 
     # -- producing ----------------------------------------------------------------
 

@@ -71,9 +71,7 @@ class DeadLetters:
     def _store(self) -> transport.DeadLetterStore:
         return transport.DeadLetterStore(self._app.connection)
 
-    async def list(
-        self, queue: str | None = None, *, limit: int = 100, after_seq: int = 0
-    ) -> list[DeadLetterInfo]:
+    async def list(self, queue: str | None = None, *, limit: int = 100, after_seq: int = 0) -> list[DeadLetterInfo]:
         """Dead letters in storage order, optionally of one queue."""
         return [self._info(m) for m in await self._store.list(queue, limit=limit, after_seq=after_seq)]
 
@@ -109,9 +107,7 @@ class DeadLetters:
         if revision >= 0:
             # Only if no worker wrote "running" or a result in the meantime.
             record = StatusRecord(dead.job_id, dead.task, queue, _priority, dead.headers.get(H_ENQUEUED_AT))
-            await status.update_nowait(
-                dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso()), revision
-            )
+            await status.update_nowait(dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso()), revision)
         if not keep:
             await self.delete(seq)
         return Job(self._app, dead.job_id, dead.task, queue)

@@ -34,9 +34,7 @@ def check_queue_name(name: str) -> str:
 def check_namespace(name: str) -> str:
     """Return ``name`` if it is a valid namespace ('' means none), else raise ConfigError."""
     if name and not _NAMESPACE_RE.fullmatch(name):
-        raise ConfigError(
-            f"invalid namespace {name!r}: use lower-case letters, digits and '-' (at most 32 characters)"
-        )
+        raise ConfigError(f"invalid namespace {name!r}: use lower-case letters, digits and '-' (at most 32 characters)")
     return name
 
 

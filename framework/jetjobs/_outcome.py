@@ -29,9 +29,7 @@ class ErrorInfo:
     @classmethod
     def from_exception(cls, exc: BaseException) -> ErrorInfo:
         kind = type(exc)
-        name = (
-            kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-        )
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
         text = "".join(tb.format_exception(exc))
         if len(text) > _TRACEBACK_LIMIT:
             text = "…" + text[-_TRACEBACK_LIMIT:]

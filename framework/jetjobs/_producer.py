@@ -145,9 +145,7 @@ class Producer:
             )
         subject = conn.names.subject(queue, priority)
         out = transport.Outbound(queue=queue, subject=subject, body=body, headers=headers)
-        record = StatusRecord(
-            id=job_id, task=request.task, queue=queue, priority=priority, enqueued_at=enqueued_at
-        )
+        record = StatusRecord(id=job_id, task=request.task, queue=queue, priority=priority, enqueued_at=enqueued_at)
         return _Prepared(out=out, record=record)
 
     @contextlib.contextmanager
@@ -157,15 +155,11 @@ class Producer:
             yield out
             return
         rec = prepared.record
-        outgoing = Outgoing(
-            rec.id, rec.task, rec.queue, rec.priority or "normal", out.subject, dict(out.headers)
-        )
+        outgoing = Outgoing(rec.id, rec.task, rec.queue, rec.priority or "normal", out.subject, dict(out.headers))
         with contextlib.ExitStack() as stack:
             for interceptor in self.interceptors:
                 stack.enter_context(interceptor(outgoing))
-            yield transport.Outbound(
-                queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers
-            )
+            yield transport.Outbound(queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers)
 
     async def _after_publish(self, prepared: _Prepared, published: transport.Published) -> Job:
         from ._job import Job
@@ -194,8 +188,6 @@ def _check_metadata(metadata: Any) -> dict[str, str]:
         if not isinstance(key, str) or not _META_KEY_RE.match(key):
             raise InvalidPayload(f"metadata key {key!r}: use letters, digits, '_' or '-' (max 64)")
         if not isinstance(value, str) or "\r" in value or "\n" in value or len(value) > 1024:
-            raise InvalidPayload(
-                f"metadata {key!r}: values must be one-line strings of at most 1024 characters"
-            )
+            raise InvalidPayload(f"metadata {key!r}: values must be one-line strings of at most 1024 characters")
         checked[key] = value
     return checked

@@ -112,9 +112,7 @@ else:
 class Settings(BaseSettings):
     """Connection, naming and runtime settings of a service (env prefix ``JETJOBS_``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED, extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=_NESTED, extra="forbid", frozen=True)
 
     nats_url: str = Field("nats://127.0.0.1:4222", description="comma-separated server URLs")
     nats_user: str | None = None

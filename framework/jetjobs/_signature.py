@@ -51,9 +51,7 @@ class Signature:
         except Exception as exc:
             raise ConfigError(f"task {name!r}: unsupported argument types: {exc}") from None
 
-    def encode_call(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> tuple[list[Any], dict[str, Any]]:
+    def encode_call(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Validate a Python call and return JSON-ready (args, kwargs) for the wire.
 
         Parameters that can be named travel in ``kwargs``, except those before a

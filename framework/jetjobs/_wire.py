@@ -70,9 +70,7 @@ def header_value(text: str, limit: int = _MAX_HEADER_VALUE) -> str:
 def encode_body(args: list[Any] | tuple[Any, ...], kwargs: Mapping[str, Any]) -> bytes:
     """Encode positional and keyword arguments as the JSON job body."""
     try:
-        return json.dumps(
-            {"args": list(args), "kwargs": dict(kwargs)}, separators=(",", ":"), allow_nan=False
-        ).encode()
+        return json.dumps({"args": list(args), "kwargs": dict(kwargs)}, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidPayload(f"job arguments are not JSON-serialisable: {exc}") from None
 

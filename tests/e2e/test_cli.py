@@ -49,13 +49,9 @@ def test_provision_creates_streams_and_consumers(jetjobs_server: NatsServer) -> 
     assert {c["priority"] for c in queues[0]["consumers"]} == {"high", "normal", "low"}
 
 
-def test_enqueue_wait_status_queues_and_dead_letters(
-    jetjobs_server: NatsServer, start_worker: StartWorker
-) -> None:
+def test_enqueue_wait_status_queues_and_dead_letters(jetjobs_server: NatsServer, start_worker: StartWorker) -> None:
     start_worker()
-    done = jetjobs(
-        jetjobs_server, "enqueue", "record", "--kwargs", '{"n": 5}', "--queue", "work", "--wait", "--json"
-    )
+    done = jetjobs(jetjobs_server, "enqueue", "record", "--kwargs", '{"n": 5}', "--queue", "work", "--wait", "--json")
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert job["result"] == 5

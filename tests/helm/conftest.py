@@ -29,9 +29,7 @@ try:
     import kubernetes_validate  # noqa: F401
     import yamllint  # noqa: F401
 except ImportError as exc:  # a setup mistake, not a reason to skip the deployment tests
-    raise ImportError(
-        f"tests/helm needs its Python packages: pip install -r requirements-helm.txt ({exc})"
-    ) from exc
+    raise ImportError(f"tests/helm needs its Python packages: pip install -r requirements-helm.txt ({exc})") from exc
 
 # The test modules import helm_support by name; make that work under any --import-mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,9 +46,7 @@ def _unavailable(reason: str) -> None:
 @functools.cache
 def _install(script: str, skip_checkov: bool) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SKIP_CHECKOV": "1" if skip_checkov else "0"}
-    return subprocess.run(
-        ["bash", str(ROOT / "scripts" / script)], cwd=ROOT, capture_output=True, text=True, env=env
-    )
+    return subprocess.run(["bash", str(ROOT / "scripts" / script)], cwd=ROOT, capture_output=True, text=True, env=env)
 
 
 def _find_tool(name: str, install_script: str) -> str:

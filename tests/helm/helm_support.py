@@ -53,9 +53,7 @@ def by_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 def one(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     found = [o for o in objs if o.get("kind") == kind and o["metadata"]["name"] == name]
-    assert len(found) == 1, (
-        f"expected one {kind} {name}, got {[o['metadata']['name'] for o in by_kind(objs, kind)]}"
-    )
+    assert len(found) == 1, f"expected one {kind} {name}, got {[o['metadata']['name'] for o in by_kind(objs, kind)]}"
     return found[0]
 
 

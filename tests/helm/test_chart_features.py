@@ -196,16 +196,12 @@ def test_stream_names_without_namespace(render_values) -> None:
             "config": {"namespace": "eu-west"},
         }
     )
-    streams = {
-        t["metadata"]["stream"] for t in one(objs, "ScaledObject", "rel-jetjobs-w")["spec"]["triggers"]
-    }
+    streams = {t["metadata"]["stream"] for t in one(objs, "ScaledObject", "rel-jetjobs-w")["spec"]["triggers"]}
     assert streams == {"EU_WEST_JOBS_q-1"}  # as framework/jetjobs/_names.py: upper case, '-' -> '_'
-    objs = render_values(
-        {"workers": [{"name": "w", "app": "m:app", "queues": ["q"], "autoscaling": {"type": "keda"}}]}
-    )
-    assert {
-        t["metadata"]["stream"] for t in one(objs, "ScaledObject", "rel-jetjobs-w")["spec"]["triggers"]
-    } == {"JOBS_q"}
+    objs = render_values({"workers": [{"name": "w", "app": "m:app", "queues": ["q"], "autoscaling": {"type": "keda"}}]})
+    assert {t["metadata"]["stream"] for t in one(objs, "ScaledObject", "rel-jetjobs-w")["spec"]["triggers"]} == {
+        "JOBS_q"
+    }
 
 
 def test_keda_prometheus_trigger_and_scale_to_zero(render) -> None:
@@ -293,9 +289,7 @@ def test_tls_and_creds_from_chart_secrets(render) -> None:
             vol, key = mounted_file(obj, env[var]["value"])
             # hooks run before the release's Secrets exist: they must use the hook copies
             secret = one(objs, "Secret", vol["secret"]["secretName"])
-            assert is_hook(secret) == is_hook(obj), (
-                f"{obj['metadata']['name']} uses {secret['metadata']['name']}"
-            )
+            assert is_hook(secret) == is_hook(obj), f"{obj['metadata']['name']} uses {secret['metadata']['name']}"
             assert secret_data(objs, secret["metadata"]["name"], key) == content
             assert vol["secret"]["defaultMode"] == 0o440
     assert env_of(all_containers(objs)[0][1])["JETJOBS_NATS_URL"]["value"].startswith("tls://")
@@ -330,10 +324,7 @@ def test_otel_environment(render) -> None:
     env = env_of(container(one(objs, "Deployment", "rel-jetjobs-payments")))
     assert env["JETJOBS_OTEL"]["value"] == "true"
     assert env["OTEL_SERVICE_NAME"]["value"] == "payments"
-    assert (
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"]
-        == "http://otel-collector.observability.svc.cluster.local:4317"
-    )
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://otel-collector.observability.svc.cluster.local:4317"
     assert env["OTEL_EXPORTER_OTLP_PROTOCOL"]["value"] == "grpc"
     assert env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
     assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.25"
@@ -362,9 +353,7 @@ def test_config_file(render) -> None:
     assert is_hook(hook_cm)
     for obj, c in all_containers(objs):
         vol, key = mounted_file(obj, env_of(c)["JETJOBS_CONFIG_FILE"]["value"])
-        assert vol["configMap"]["name"] == (
-            "rel-jetjobs-config-provision" if is_hook(obj) else "rel-jetjobs-config"
-        )
+        assert vol["configMap"]["name"] == ("rel-jetjobs-config-provision" if is_hook(obj) else "rel-jetjobs-config")
         assert key == "jetjobs.yaml"
 
 
@@ -418,9 +407,7 @@ def test_provision_hook_jobs(render) -> None:
         assert pod_spec(job)["serviceAccountName"] == "rel-jetjobs-provision"
     # everything a hook Job uses is itself a hook that runs earlier (lower weight)
     weight = {
-        o["metadata"]["name"]: int(o["metadata"]["annotations"]["helm.sh/hook-weight"])
-        for o in objs
-        if is_hook(o)
+        o["metadata"]["name"]: int(o["metadata"]["annotations"]["helm.sh/hook-weight"]) for o in objs if is_hook(o)
     }
     assert weight["rel-jetjobs-provision"] < weight["rel-jetjobs-provision-payments"]
     assert weight["rel-jetjobs-config-provision"] < weight["rel-jetjobs-provision-payments"]
@@ -430,9 +417,7 @@ def test_metrics_service_and_service_monitor(render) -> None:
     objs = render(CI["keda-prometheus"])
     svc = one(objs, "Service", "rel-jetjobs-metrics")
     assert svc["spec"]["clusterIP"] == "None"
-    assert svc["spec"]["ports"] == [
-        {"name": "metrics", "port": 9464, "targetPort": "metrics", "protocol": "TCP"}
-    ]
+    assert svc["spec"]["ports"] == [{"name": "metrics", "port": 9464, "targetPort": "metrics", "protocol": "TCP"}]
     selector = svc["spec"]["selector"]
     pods = {
         o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
@@ -443,9 +428,7 @@ def test_metrics_service_and_service_monitor(render) -> None:
     assert selected == {"rel-jetjobs-payments", "rel-jetjobs-notifications", "rel-jetjobs-scheduler"}
     sm = one(objs, "ServiceMonitor", "rel-jetjobs-metrics")
     assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert all(
-        svc["metadata"]["labels"].get(k) == v for k, v in sm["spec"]["selector"]["matchLabels"].items()
-    )
+    assert all(svc["metadata"]["labels"].get(k) == v for k, v in sm["spec"]["selector"]["matchLabels"].items())
     assert sm["spec"]["endpoints"][0]["port"] == "metrics"
     assert sm["spec"]["endpoints"][0]["path"] == "/metrics"
     assert not by_kind(render(CI["default"]), "ServiceMonitor"), "ServiceMonitor is opt-in"
@@ -459,9 +442,7 @@ def test_notes_render(helm: str, tmp_path: Path) -> None:
     (chart / "templates" / "zz-notes-preview.yaml").write_text(
         'notes: |\n{{ tpl (.Files.Get "notes-source.txt") . | indent 2 }}\n'
     )
-    out = run_helm(
-        helm, *template_args([CI["keda"]], chart=chart), "--show-only", "templates/zz-notes-preview.yaml"
-    )
+    out = run_helm(helm, *template_args([CI["keda"]], chart=chart), "--show-only", "templates/zz-notes-preview.yaml")
     notes = parse_manifests(out)[0]["notes"]
     line = "rel-jetjobs-payments: services.payments.tasks:app on queues payments,refunds"
     assert f"{line} (KEDA nats-jetstream, 1..20 replicas)" in notes
@@ -478,9 +459,7 @@ def test_network_policy(render, render_values) -> None:
     for obj in objs:
         if obj["kind"] in ("Deployment", "Job"):
             labels = obj["spec"]["template"]["metadata"]["labels"]
-            assert all(labels.get(k) == v for k, v in selector.items()), (
-                f"{obj['metadata']['name']} not covered"
-            )
+            assert all(labels.get(k) == v for k, v in selector.items()), f"{obj['metadata']['name']} not covered"
     peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     nats = {
         "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "nats"}}}],

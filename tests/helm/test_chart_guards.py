@@ -114,11 +114,7 @@ GUARD_CASES = {
         ["minReplicas (5) is above maxReplicas (2)"],
     ),
     "prometheus scale to zero on the workers' own metric": (
-        {
-            "workers": [
-                worker(autoscaling={"type": "keda", "minReplicas": 0, "keda": {"trigger": "prometheus"}})
-            ]
-        },
+        {"workers": [worker(autoscaling={"type": "keda", "minReplicas": 0, "keda": {"trigger": "prometheus"}})]},
         ["scale to zero with the prometheus trigger", "autoscaling.keda.query"],
     ),
     "grace period equal to the worker's": (
@@ -130,11 +126,7 @@ GUARD_CASES = {
         ["terminationGracePeriodSeconds (30)", "shutdownGraceSeconds (60)", "leave it unset to get 70"],
     ),
     "grace period eaten by the preStop sleep": (
-        {
-            "workers": [
-                worker(shutdownGraceSeconds=25, preStopSleepSeconds=10, terminationGracePeriodSeconds=30)
-            ]
-        },
+        {"workers": [worker(shutdownGraceSeconds=25, preStopSleepSeconds=10, terminationGracePeriodSeconds=30)]},
         ["preStopSleepSeconds (10)"],
     ),
     "duplicate worker names": (

@@ -23,9 +23,7 @@ from helm_support import CI_VALUES, KUBE_VERSIONS, by_kind, name_of, pod_spec, w
 CRD_GROUPS = {"keda.sh", "monitoring.coreos.com"}
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-QUANTITY = re.compile(
-    r"^(?P<num>[+-]?(\d+(\.\d*)?|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
-)
+QUANTITY = re.compile(r"^(?P<num>[+-]?(\d+(\.\d*)?|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?\d+)?$")
 SUFFIX = {
     None: Decimal(1),
     "m": Decimal("0.001"),
@@ -169,9 +167,7 @@ def test_selectors_match_only_their_own_pods(render, values: Path) -> None:
         assert labels_match(selector, pod_labels(dep)), f"{name}: selector does not match its pods"
         for other_name, other in deployments.items():
             if other_name != name:
-                assert not labels_match(selector, pod_labels(other)), (
-                    f"{name} also selects {other_name}'s pods"
-                )
+                assert not labels_match(selector, pod_labels(other)), f"{name} also selects {other_name}'s pods"
 
 
 @PER_SET
@@ -230,9 +226,7 @@ def test_probes_use_the_named_metrics_port(render, values: Path) -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
         for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
             if kind in container:
-                assert container[kind]["httpGet"]["port"] == "metrics", (
-                    f"{name}: {kind} not on the metrics port"
-                )
+                assert container[kind]["httpGet"]["port"] == "metrics", f"{name}: {kind} not on the metrics port"
 
 
 @PER_SET

@@ -92,9 +92,7 @@ def test_nats_with_jetstream_and_monitoring(compose: dict[str, Any]) -> None:
     assert args[args.index("-m") + 1] == "8222"
     assert {p["target"] for p in nats["ports"]} >= {4222, 8222}
     assert "js-enabled-only" in " ".join(nats["healthcheck"]["test"])
-    assert any(v["target"] == "/data" and v["type"] == "volume" for v in nats["volumes"]), (
-        "JetStream store on a volume"
-    )
+    assert any(v["target"] == "/data" and v["type"] == "volume" for v in nats["volumes"]), "JetStream store on a volume"
 
 
 def test_start_order(compose: dict[str, Any]) -> None:

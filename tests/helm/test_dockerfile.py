@@ -106,9 +106,7 @@ def test_structure() -> None:
 
     (user,) = final_dict["USER"]
     uid = user.split(":")[0]
-    assert uid.isdigit(), (
-        f"USER must be a fixed numeric UID (runAsNonRoot can only check numbers), got {user}"
-    )
+    assert uid.isdigit(), f"USER must be a fixed numeric UID (runAsNonRoot can only check numbers), got {user}"
     assert int(uid) >= 10000, f"USER must be a non-root, non-system UID, got {user}"
     assert json.loads(final_dict["ENTRYPOINT"][-1]) == ["jetjobs"], 'exec-form ENTRYPOINT ["jetjobs"]'
     assert json.loads(final_dict["CMD"][-1]) == ["--help"]
@@ -119,9 +117,7 @@ def test_structure() -> None:
     assert not BUILD_TOOLS.search(installs), f"build tools in the final stage: {installs}"
     assert "pip install" not in runs, "the final stage only copies the built venv"
     copies = final_dict["COPY"]
-    assert all(c.startswith("--from=build ") for c in copies), (
-        f"final stage copies only from the build stage: {copies}"
-    )
+    assert all(c.startswith("--from=build ") for c in copies), f"final stage copies only from the build stage: {copies}"
     env = " ".join(final_dict["ENV"])
     for var in ("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/app", "/opt/venv/bin"):
         assert var in env, f"{var} missing from the runtime ENV"
@@ -148,9 +144,7 @@ def test_build_context() -> None:
         for src in sources:
             src = src.rstrip("/")
             assert src in context, f"COPY source {src} is excluded by .dockerignore or missing"
-    assert any(p.startswith("services/") and p.endswith(".py") for p in context), (
-        "services/ must be in the image"
-    )
+    assert any(p.startswith("services/") and p.endswith(".py") for p in context), "services/ must be in the image"
     assert any(p.startswith("framework/jetjobs/") for p in context)
     leaked = {
         p
@@ -183,13 +177,9 @@ def test_build_recipe(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-        assert re.search(r"^jetjobs\s*=\s*jetjobs\.cli", z.read(entry_points).decode(), re.M), (
-            "console script jetjobs"
-        )
+        assert re.search(r"^jetjobs\s*=\s*jetjobs\.cli", z.read(entry_points).decode(), re.M), "console script jetjobs"
         assert "jetjobs/py.typed" in names
-        assert not [n for n in names if n.startswith(("services/", "tests/"))], (
-            "only the framework goes in the wheel"
-        )
+        assert not [n for n in names if n.startswith(("services/", "tests/"))], "only the framework goes in the wheel"
     site = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
@@ -206,9 +196,7 @@ def test_build_recipe(tmp_path: Path) -> None:
         f"assert jetjobs.__file__.startswith({str(site)!r}), jetjobs.__file__\n"
         f"for m in {EXAMPLE_MODULES!r}: importlib.import_module(m)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = subprocess.run(
         [

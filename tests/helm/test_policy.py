@@ -44,10 +44,7 @@ def scan(checkov: str, target: Path, framework: str = "kubernetes") -> list[dict
 
 def fail_on(failed: list[dict[str, Any]]) -> None:
     if failed:
-        lines = {
-            f"{f['check_id']} {f['check_name']}: {f['resource']} ({Path(f['file_path']).name})"
-            for f in failed
-        }
+        lines = {f"{f['check_id']} {f['check_name']}: {f['resource']} ({Path(f['file_path']).name})" for f in failed}
         pytest.fail("checkov findings:\n" + "\n".join(sorted(lines)), pytrace=False)
 
 

@@ -34,9 +34,7 @@ def headers(task: str = "charge", job_id: str = "raw-1") -> dict[str, str]:
     }
 
 
-async def test_poison_messages_are_dead_lettered_with_reasons(
-    app_factory: AppFactory, raw_nc: Client
-) -> None:
+async def test_poison_messages_are_dead_lettered_with_reasons(app_factory: AppFactory, raw_nc: Client) -> None:
     runs: list[int] = []
     app = app_factory(lambda a: register(a, runs), unknown_task_retries=0)
     js = raw_nc.jetstream()
@@ -53,9 +51,7 @@ async def test_poison_messages_are_dead_lettered_with_reasons(
             return len(await app.dead_letters.list("orders")) == 5
 
         await eventually(all_dead, timeout_s=10)
-        dead = {
-            d.job_id or d.headers.get("Nats-Msg-Id", "?"): d for d in await app.dead_letters.list("orders")
-        }
+        dead = {d.job_id or d.headers.get("Nats-Msg-Id", "?"): d for d in await app.dead_letters.list("orders")}
         bad_json_status = await app.status("bad-json")
     assert runs == []
     assert dead["bad-json"].reason == "malformed message"

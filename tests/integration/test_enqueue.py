@@ -74,9 +74,7 @@ async def test_enqueue_by_name_with_options_and_metadata(app_factory: AppFactory
     assert result["to"] == "b@example.com"
 
 
-async def test_invalid_arguments_fail_at_enqueue_and_publish_nothing(
-    app_factory: AppFactory, raw_nc: Client
-) -> None:
+async def test_invalid_arguments_fail_at_enqueue_and_publish_nothing(app_factory: AppFactory, raw_nc: Client) -> None:
     producer = app_factory(register)
     send_email = producer.tasks["send_email"]
     async with producer:
@@ -106,9 +104,7 @@ async def test_oversized_job_is_rejected_before_publishing(app_factory: AppFacto
     assert await stream_messages(raw_nc, "JOBS_emails") == 0
 
 
-async def test_full_queue_raises_queue_full_and_keeps_queued_jobs(
-    app_factory: AppFactory, raw_nc: Client
-) -> None:
+async def test_full_queue_raises_queue_full_and_keeps_queued_jobs(app_factory: AppFactory, raw_nc: Client) -> None:
     producer = app_factory(register)
     producer.queue("emails", max_length=3)
     async with producer:
@@ -123,16 +119,8 @@ async def test_same_job_id_twice_runs_once(app_factory: AppFactory) -> None:
     ran: list[str] = []
     producer, worker_app = app_factory(register), app_factory(lambda a: register(a, ran))
     async with producer:
-        first = (
-            await producer.tasks["send_email"]
-            .options(job_id="welcome-7")
-            .enqueue("a@example.com", subject="1")
-        )
-        second = (
-            await producer.tasks["send_email"]
-            .options(job_id="welcome-7")
-            .enqueue("a@example.com", subject="2")
-        )
+        first = await producer.tasks["send_email"].options(job_id="welcome-7").enqueue("a@example.com", subject="1")
+        second = await producer.tasks["send_email"].options(job_id="welcome-7").enqueue("a@example.com", subject="2")
         marker = await producer.tasks["send_email"].enqueue("marker@example.com", subject="after")
         async with running_worker(worker_app):
             assert (await first.result(timeout_s=10))["subject"] == "1"
@@ -147,9 +135,7 @@ async def test_enqueue_many_runs_every_job(app_factory: AppFactory) -> None:
     producer, worker_app = app_factory(register), app_factory(lambda a: register(a, ran))
     send_email = producer.tasks["send_email"]
     async with producer, running_worker(worker_app):
-        jobs = await producer.enqueue_many(
-            send_email.call(f"user{i}@example.com", subject="bulk") for i in range(300)
-        )
+        jobs = await producer.enqueue_many(send_email.call(f"user{i}@example.com", subject="bulk") for i in range(300))
         assert len({j.id for j in jobs}) == 300
         for job in jobs[-5:]:
             await job.result(timeout_s=20)

@@ -18,9 +18,7 @@ def register(app: App, starts: dict[str, list[float]]) -> None:
         starts.setdefault(job.id, []).append(time.monotonic())
         return job.attempt
 
-    @app.task(
-        queue="flaky", max_retries=3, retry_backoff="exponential", retry_delay_s=0.5, retry_jitter=False
-    )
+    @app.task(queue="flaky", max_retries=3, retry_backoff="exponential", retry_delay_s=0.5, retry_jitter=False)
     async def exponential() -> int:
         attempt = record()
         if attempt < 4:
@@ -34,9 +32,7 @@ def register(app: App, starts: dict[str, list[float]]) -> None:
             raise ConnectionError("down")
         return attempt
 
-    @app.task(
-        queue="flaky", max_retries=5, retry_for=(ConnectionError,), retry_delay_s=0.1, retry_jitter=False
-    )
+    @app.task(queue="flaky", max_retries=5, retry_for=(ConnectionError,), retry_delay_s=0.1, retry_jitter=False)
     async def picky(kind: str) -> str:
         record()
         raise (ConnectionError if kind == "conn" else KeyError)(kind)

@@ -60,9 +60,7 @@ async def test_a_raw_publish_following_the_docs_runs_a_job(app_factory: AppFacto
     assert record["attempts"] == 1
 
 
-async def test_minimal_raw_message_with_only_required_headers(
-    app_factory: AppFactory, raw_nc: Client
-) -> None:
+async def test_minimal_raw_message_with_only_required_headers(app_factory: AppFactory, raw_nc: Client) -> None:
     async with running_worker(app_factory(register)):
         await raw_nc.jetstream().publish(
             "jobs.emails.normal",

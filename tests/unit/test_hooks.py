@@ -11,9 +11,7 @@ from jetjobs import Hooks, JobContext
 from jetjobs._hooks import run_hooks
 from jetjobs._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
 
-JOB = JobContext(
-    id="job-1", task="t", queue="q", priority="normal", attempt=2, max_attempts=4, enqueued_at=""
-)
+JOB = JobContext(id="job-1", task="t", queue="q", priority="normal", attempt=2, max_attempts=4, enqueued_at="")
 ERROR = ErrorInfo("ValueError", "bad")
 
 
@@ -77,9 +75,7 @@ async def test_each_outcome_calls_its_own_method(outcome: Outcome, expected: tup
     assert calls == [expected]
 
 
-@pytest.mark.parametrize(
-    "outcome", [Succeeded(b"1"), RetryLater(1.0, ERROR), DeadLetter(ERROR, "r"), Cancelled("c")]
-)
+@pytest.mark.parametrize("outcome", [Succeeded(b"1"), RetryLater(1.0, ERROR), DeadLetter(ERROR, "r"), Cancelled("c")])
 async def test_async_hooks_are_awaited_in_order_with_sync_ones(outcome: Outcome) -> None:
     calls: list[tuple[Any, ...]] = []
     await run_hooks([AsyncRecorder(calls), SyncRecorder(calls)], JOB, outcome)

@@ -9,9 +9,7 @@ import pytest
 from jetjobs import CallNext, JobContext, Middleware
 from jetjobs._middleware import build_chain
 
-JOB = JobContext(
-    id="job-1", task="t", queue="q", priority="normal", attempt=1, max_attempts=4, enqueued_at=""
-)
+JOB = JobContext(id="job-1", task="t", queue="q", priority="normal", attempt=1, max_attempts=4, enqueued_at="")
 
 
 class Recorder:
@@ -109,16 +107,12 @@ async def test_task_error_passes_through_middleware_which_may_translate_it() -> 
 async def test_chain_is_reusable_across_jobs() -> None:
     log: list[str] = []
     chain = build_chain([Recorder("m", log)], _innermost(log))
-    other = JobContext(
-        id="job-2", task="t", queue="q", priority="low", attempt=2, max_attempts=4, enqueued_at=""
-    )
+    other = JobContext(id="job-2", task="t", queue="q", priority="low", attempt=2, max_attempts=4, enqueued_at="")
     await chain(JOB)
     await chain(other)
     assert log == ["enter m", "task job-1", "exit m", "enter m", "task job-2", "exit m"]
 
 
-@pytest.mark.parametrize(
-    ("item", "is_middleware"), [(Recorder("x", []), True), (Doubler(), True), (object(), False)]
-)
+@pytest.mark.parametrize(("item", "is_middleware"), [(Recorder("x", []), True), (Doubler(), True), (object(), False)])
 def test_middleware_protocol_is_runtime_checkable(item: object, is_middleware: bool) -> None:
     assert isinstance(item, Middleware) is is_middleware

@@ -25,9 +25,7 @@ REMOTE_CONN = RemoteError(
     ErrorInfo("builtins.ConnectionResetError", "reset by peer"),
     ("builtins.ConnectionResetError", "builtins.ConnectionError", "builtins.OSError", "builtins.Exception"),
 )
-REMOTE_VALUE = RemoteError(
-    ErrorInfo("builtins.ValueError", "bad value"), ("builtins.ValueError", "builtins.Exception")
-)
+REMOTE_VALUE = RemoteError(ErrorInfo("builtins.ValueError", "bad value"), ("builtins.ValueError", "builtins.Exception"))
 
 
 def _rand() -> float:
@@ -118,9 +116,7 @@ def test_cancel_wins_over_retry_and_dead_letter(
         (Cancel("boom"), "jetjobs.errors.Cancel"),
     ],
 )
-def test_error_info_names_builtins_plainly_and_others_qualified(
-    error: BaseException, expected_type: str
-) -> None:
+def test_error_info_names_builtins_plainly_and_others_qualified(error: BaseException, expected_type: str) -> None:
     info = ErrorInfo.from_exception(error)
     assert info.type == expected_type
     assert info.message == "boom"
@@ -178,8 +174,6 @@ def _outcome_kind(outcome: Outcome) -> str:
         ((), "DeadLetter"),
     ],
 )
-def test_remote_error_matches_retry_for_by_mro_names(
-    retry_for: tuple[type[BaseException], ...], expected: str
-) -> None:
+def test_remote_error_matches_retry_for_by_mro_names(retry_for: tuple[type[BaseException], ...], expected: str) -> None:
     policy = RetryPolicy(max_retries=2, jitter=False, retry_for=retry_for)
     assert _outcome_kind(decide(REMOTE_CONN, 1, policy)) == expected

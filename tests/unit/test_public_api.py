@@ -14,11 +14,7 @@ from jetjobs.errors import JetjobsError
 
 
 def _public_names(module: object) -> set[str]:
-    return {
-        name
-        for name, value in vars(module).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
-    }
+    return {name for name, value in vars(module).items() if not name.startswith("_") and not inspect.ismodule(value)}
 
 
 def test_all_matches_public_names_of_the_package() -> None:
@@ -50,9 +46,7 @@ def test_errors_all_lists_every_error_class_defined_there() -> None:
     defined = {
         name
         for name, value in vars(jetjobs.errors).items()
-        if inspect.isclass(value)
-        and issubclass(value, BaseException)
-        and value.__module__ == "jetjobs.errors"
+        if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == "jetjobs.errors"
     }
     assert defined == set(jetjobs.errors.__all__)
 

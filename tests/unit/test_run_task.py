@@ -136,9 +136,7 @@ async def test_failure_outcomes(task: Any, attempt: int, expected: type) -> None
         (hangs, 1, 1.0, "jetjobs.errors.JobTimeout", "task hangs ran longer than 0.2s"),
     ],
 )
-async def test_retry_later_details(
-    task: Any, attempt: int, delay_s: float, error_type: str, message: str
-) -> None:
+async def test_retry_later_details(task: Any, attempt: int, delay_s: float, error_type: str, message: str) -> None:
     outcome = await run_task(task, attempt=attempt)
     assert isinstance(outcome, RetryLater)
     assert outcome.delay_s == delay_s

@@ -120,9 +120,7 @@ def test_yaml_values_apply(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 def test_environment_overrides_yaml_and_keywords_override_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    path = _yaml(
-        tmp_path, "namespace: fromyaml\nlog_level: DEBUG\nqueues:\n  q: {concurrency: 4, max_length: 5}\n"
-    )
+    path = _yaml(tmp_path, "namespace: fromyaml\nlog_level: DEBUG\nqueues:\n  q: {concurrency: 4, max_length: 5}\n")
     monkeypatch.setenv("JETJOBS_CONFIG_FILE", str(path))
     monkeypatch.setenv("JETJOBS_NAMESPACE", "fromenv")
     monkeypatch.setenv("JETJOBS_QUEUES__q__CONCURRENCY", "8")
@@ -248,9 +246,7 @@ def test_heartbeat_is_a_third_of_ack_wait(ack_wait_s: float, heartbeat_s: float)
         (("normal",), ("normal",)),
     ],
 )
-def test_ordered_priorities_keep_high_normal_low(
-    priorities: tuple[str, ...], ordered: tuple[str, ...]
-) -> None:
+def test_ordered_priorities_keep_high_normal_low(priorities: tuple[str, ...], ordered: tuple[str, ...]) -> None:
     assert QueueConfig(priorities=priorities).ordered_priorities() == ordered  # type: ignore[arg-type]
 
 

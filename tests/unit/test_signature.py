@@ -53,9 +53,7 @@ def mixed(a: int, /, b: int, *args: int, c: int = 3, **kw: int) -> Any:
     return (a, b, args, c, kw)
 
 
-FUNCTIONS = {
-    fn.__name__: fn for fn in (positional_only, keywords, var_positional, var_keyword, rich, untyped, mixed)
-}
+FUNCTIONS = {fn.__name__: fn for fn in (positional_only, keywords, var_positional, var_keyword, rich, untyped, mixed)}
 SIGS = {name: Signature(fn, name) for name, fn in FUNCTIONS.items()}
 
 WHEN = date(2026, 1, 2)

@@ -53,9 +53,7 @@ def test_every_field_round_trips() -> None:
     assert info.first_failure_at == "2026-01-02T03:04:05.900000Z"
     assert info.next_attempt_in_s == 4.0
     assert info.worker == "host-1"
-    assert info.error == JobError(
-        type="ValueError", message="bad", traceback="Traceback ...\nValueError: bad"
-    )
+    assert info.error == JobError(type="ValueError", message="bad", traceback="Traceback ...\nValueError: bad")
     assert info.result is None
 
 

@@ -20,8 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jetjobs",
         description="Background jobs, schedules and workflows on NATS JetStream.",
-        epilog="Settings come from JETJOBS_* environment variables (e.g. JETJOBS_NATS_URL) "
-        "or JETJOBS_CONFIG_FILE.",
+        epilog="Settings come from JETJOBS_* environment variables (e.g. JETJOBS_NATS_URL) or JETJOBS_CONFIG_FILE.",
     )
     parser.add_argument("--version", action="version", version=f"jetjobs {__version__}")
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING... (default: JETJOBS_LOG_LEVEL or INFO)")

@@ -53,9 +53,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             job = await app.enqueue(args.task, args=call_args, kwargs=call_kwargs, **options)
             note = " (duplicate: a job with this id was enqueued recently)" if job.duplicate else ""
             if not args.wait:
-                print_json(
-                    {"job_id": job.id, "queue": job.queue, "duplicate": job.duplicate}
-                ) if args.json else print(f"enqueued {job.id} on {job.queue}{note}")
+                print_json({"job_id": job.id, "queue": job.queue, "duplicate": job.duplicate}) if args.json else print(
+                    f"enqueued {job.id} on {job.queue}{note}"
+                )
                 return 0
             value = await job.result(timeout_s=args.timeout_s)
             print_json({"job_id": job.id, "result": value}) if args.json else print_json(value)

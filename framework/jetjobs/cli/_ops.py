@@ -13,9 +13,7 @@ from ._common import apply_nats_url, cli_app, print_json, print_table
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    queues = sub.add_parser(
-        "queues", help="backlog, in-flight and dead jobs per queue", description="List queues."
-    )
+    queues = sub.add_parser("queues", help="backlog, in-flight and dead jobs per queue", description="List queues.")
     _common(queues)
     queues.set_defaults(func=cmd_queues)
 
@@ -80,12 +78,9 @@ def cmd_queues(args: argparse.Namespace) -> int:
             )
             return 0
         rows = [
-            (s.queue, s.backlog, s.in_flight, s.dead, s.max_length, len(s.consumers), s.waiting_pulls)
-            for s in stats
+            (s.queue, s.backlog, s.in_flight, s.dead, s.max_length, len(s.consumers), s.waiting_pulls) for s in stats
         ]
-        print_table(
-            ("QUEUE", "BACKLOG", "IN FLIGHT", "DEAD", "MAX LENGTH", "CONSUMERS", "WAITING PULLS"), rows
-        )
+        print_table(("QUEUE", "BACKLOG", "IN FLIGHT", "DEAD", "MAX LENGTH", "CONSUMERS", "WAITING PULLS"), rows)
         return 0
 
     return _run(args, body)

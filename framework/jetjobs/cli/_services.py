@@ -42,12 +42,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _worker_options(parser: argparse.ArgumentParser, *, with_url: bool = True) -> None:
     parser.add_argument("--queues", help="comma-separated queues to serve (default: every queue of the app)")
-    parser.add_argument(
-        "--concurrency", type=int, help="jobs run at once per queue (default: each queue's setting)"
-    )
-    parser.add_argument(
-        "--shutdown-grace-s", type=float, help="time running jobs get on SIGTERM (default 25)"
-    )
+    parser.add_argument("--concurrency", type=int, help="jobs run at once per queue (default: each queue's setting)")
+    parser.add_argument("--shutdown-grace-s", type=float, help="time running jobs get on SIGTERM (default 25)")
     parser.add_argument("--metrics-port", type=int, help="port of /metrics, /healthz and /readyz")
     if with_url:
         parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")

@@ -63,9 +63,7 @@ async def run_task(
         metadata=dict(metadata or {}),
     ).to_headers()
     level: Priority = priority or task.spec.priority
-    delivery = MemoryDelivery(
-        f"jobs.{task.spec.queue}.{level}", encode_body(wire_args, wire_kwargs), headers, attempt
-    )
+    delivery = MemoryDelivery(f"jobs.{task.spec.queue}.{level}", encode_body(wire_args, wire_kwargs), headers, attempt)
     processes = ProcessPool(1)
     with ThreadPoolExecutor(max_workers=4) as threads:
         executor = Executor(task.app, threads=threads, processes=processes, unknown_task_retries=0)

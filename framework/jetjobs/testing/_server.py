@@ -59,9 +59,7 @@ class NatsServer:
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self._own_dir = store_dir is None
-        self.store_dir = (
-            Path(store_dir) if store_dir is not None else Path(tempfile.mkdtemp(prefix="jetjobs-nats-"))
-        )
+        self.store_dir = Path(store_dir) if store_dir is not None else Path(tempfile.mkdtemp(prefix="jetjobs-nats-"))
         self.port = port or free_port()
         self.monitor_port = monitor_port
         self.binary = binary or find_nats_server()
@@ -93,9 +91,7 @@ class NatsServer:
         offset = self._log_path.stat().st_size if self._log_path.exists() else 0
         log = self._log_path.open("ab")
         try:
-            self._proc = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
+            self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         finally:
             log.close()
         deadline = time.monotonic() + timeout_s

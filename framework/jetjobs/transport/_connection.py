@@ -41,13 +41,9 @@ def check_server_version(text: str, url: str = "") -> None:
     need = ".".join(map(str, MIN_SERVER))
     where = f" at {url}" if url else ""
     if version is None:
-        raise ServerTooOld(
-            f"NATS server{where} reports an unreadable version {text!r}; jetjobs needs {need}+"
-        )
+        raise ServerTooOld(f"NATS server{where} reports an unreadable version {text!r}; jetjobs needs {need}+")
     if version < MIN_SERVER:
-        raise ServerTooOld(
-            f"NATS server{where} is {text}; jetjobs needs {need} or newer (JetStream message schedules)"
-        )
+        raise ServerTooOld(f"NATS server{where} is {text}; jetjobs needs {need} or newer (JetStream message schedules)")
 
 
 Listener = Callable[[], None]
@@ -240,9 +236,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
     wants_tls = any(u.startswith(("tls://", "wss://")) for u in settings.servers)
     if not (wants_tls or settings.nats_tls_ca_file or settings.nats_tls_cert_file):
         return None
-    context = ssl.create_default_context(
-        cafile=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None
-    )
+    context = ssl.create_default_context(cafile=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None)
     if settings.nats_tls_cert_file and settings.nats_tls_key_file:
         context.load_cert_chain(str(settings.nats_tls_cert_file), str(settings.nats_tls_key_file))
     return context

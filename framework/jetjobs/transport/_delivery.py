@@ -36,9 +36,7 @@ class Delivery:
         "timestamp_ns",
     )
 
-    def __init__(
-        self, nc: Client, subject: str, reply: str, data: bytes, headers: Mapping[str, str] | None
-    ) -> None:
+    def __init__(self, nc: Client, subject: str, reply: str, data: bytes, headers: Mapping[str, str] | None) -> None:
         self._nc = nc
         self.subject = subject
         self.reply = reply

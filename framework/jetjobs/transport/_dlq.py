@@ -49,9 +49,7 @@ class DeadLetterStore:
         except nats.js.errors.APIError as exc:
             raise JetjobsError(f"cannot store dead letter: {exc.description}") from None
 
-    async def list(
-        self, queue: str | None = None, *, limit: int = 100, after_seq: int = 0
-    ) -> list[StoredMessage]:
+    async def list(self, queue: str | None = None, *, limit: int = 100, after_seq: int = 0) -> list[StoredMessage]:
         subject = self._conn.names.dlq_subject(queue) if queue else self._conn.names.dlq_subjects
         found: list[StoredMessage] = []
         seq = after_seq + 1
@@ -106,9 +104,7 @@ async def delete_message(conn: Connection, stream: str, seq: int) -> bool:
 
 
 def _stored(raw: nats.js.api.RawStreamMsg, stream: str) -> StoredMessage:
-    headers = {
-        k: v for k, v in (raw.headers or {}).items() if isinstance(k, str) and k not in _SERVER_HEADERS
-    }
+    headers = {k: v for k, v in (raw.headers or {}).items() if isinstance(k, str) and k not in _SERVER_HEADERS}
     return StoredMessage(
         seq=int(raw.seq or 0),
         subject=raw.subject or "",

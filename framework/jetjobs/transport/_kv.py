@@ -92,7 +92,5 @@ class StatusStore:
             try:
                 self._kv = await self._conn.js.key_value(self._bucket)
             except nats.js.errors.BucketNotFoundError:
-                raise JetjobsError(
-                    f"status bucket {self._bucket} does not exist; no job was enqueued"
-                ) from None
+                raise JetjobsError(f"status bucket {self._bucket} does not exist; no job was enqueued") from None
         return self._kv

@@ -73,9 +73,7 @@ async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update
     if not update:
         return
     for priority in cfg.ordered_priorities():
-        await _ensure_consumer(
-            conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg)
-        )
+        await _ensure_consumer(conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg))
     await _ensure_advisory_capture(conn, queue)
 
 
@@ -143,9 +141,7 @@ async def _ensure_consumer(conn: Connection, stream: str, config: ConsumerConfig
     try:
         await conn.js.add_consumer(stream, config)
     except nats.js.errors.APIError as exc:
-        raise ConfigError(
-            f"cannot create or update consumer {config.name} on {stream}: {exc.description}"
-        ) from None
+        raise ConfigError(f"cannot create or update consumer {config.name} on {stream}: {exc.description}") from None
 
 
 async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:

@@ -155,9 +155,7 @@ class Puller:
             self.hint = Hint.EMPTY
             self.error = None
         else:
-            description = next(
-                (v for k, v in (msg.headers or {}).items() if str(k).endswith("Description")), ""
-            )
+            description = next((v for k, v in (msg.headers or {}).items() if str(k).endswith("Description")), "")
             self.error = f"{status} {description.strip()}".strip()
             self.hint = Hint.UNKNOWN
             log.warning("pull from %s/%s: %s", self.stream, self.consumer, self.error)

@@ -115,8 +115,7 @@ class Executor:
             error = UnknownTask(f"no task {headers.task!r} in app {self._app.name!r}")
         else:
             error = UnknownTask(
-                f"job wants {headers.task!r} version {headers.task_version!r}, "
-                f"this worker has {task.spec.version!r}"
+                f"job wants {headers.task!r} version {headers.task_version!r}, this worker has {task.spec.version!r}"
             )
         info = ErrorInfo.from_exception(error)
         if attempt > self._unknown_task_retries:
@@ -129,9 +128,7 @@ class Executor:
             value = await self._chains[job.task.name](job.ctx)
             if isinstance(value, _Encoded):
                 return Succeeded(value.data)
-            return Succeeded(
-                job.task.signature.encode_result(value) if job.task.spec.store_result else b"null"
-            )
+            return Succeeded(job.task.signature.encode_result(value) if job.task.spec.store_result else b"null")
         except Exception as exc:
             return decide(exc, job.ctx.attempt, job.task.spec.retry)
         finally:

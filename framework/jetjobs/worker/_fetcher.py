@@ -61,9 +61,7 @@ class Fetcher:
             )
             for s in sources
         ]
-        self._buffers: dict[str, collections.deque[Delivery]] = {
-            s.label: collections.deque() for s in sources
-        }
+        self._buffers: dict[str, collections.deque[Delivery]] = {s.label: collections.deque() for s in sources}
         self._running: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
         self.heartbeat = Heartbeat(heartbeat_s)

@@ -51,8 +51,7 @@ class DeadLetterMover:
         if stored is not None:
             error = ErrorInfo(
                 "jetjobs.MaxDeliveries",
-                f"delivered {deliveries} times without being settled: "
-                "its workers crashed or it outlived ack_wait",
+                f"delivered {deliveries} times without being settled: its workers crashed or it outlived ack_wait",
             )
             outcome = DeadLetter(error, reason="max deliveries reached", state="dead")
             await self._settler.move_stored(self._queue, stored, outcome, deliveries)

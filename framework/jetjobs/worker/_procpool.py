@@ -33,9 +33,7 @@ class ChildDied(Exception):
 class _Child:
     def __init__(self, mp: Any) -> None:
         self.conn, child_conn = mp.Pipe()
-        self.process: BaseProcess = mp.Process(
-            target=child_main, args=(child_conn,), daemon=True, name="jetjobs-cpu"
-        )
+        self.process: BaseProcess = mp.Process(target=child_main, args=(child_conn,), daemon=True, name="jetjobs-cpu")
         self.process.start()
         child_conn.close()
 
@@ -106,9 +104,7 @@ class ProcessPool:
                     reply = await child.call(payload)
             except TimeoutError:
                 child.kill()
-                raise JobTimeout(
-                    f"task {spec.name} ran longer than {timeout_s:g}s; its process was killed"
-                ) from None
+                raise JobTimeout(f"task {spec.name} ran longer than {timeout_s:g}s; its process was killed") from None
             except BaseException:
                 child.kill()  # cancelled (shutdown) or died: never reuse a child in an unknown state
                 raise
@@ -126,9 +122,7 @@ class ProcessPool:
 
 
 def _context_fields(ctx: JobContext) -> dict[str, Any]:
-    fields = {
-        f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name not in ("args", "kwargs")
-    }
+    fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name not in ("args", "kwargs")}
     fields["metadata"] = dict(ctx.metadata)
     fields["headers"] = dict(ctx.headers)
     return fields

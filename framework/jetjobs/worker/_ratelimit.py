@@ -14,9 +14,7 @@ class TokenBucket:
     (True, False)
     """
 
-    def __init__(
-        self, rate: float, burst: int | None = None, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate: float, burst: int | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError("rate must be > 0")
         self.rate = rate

@@ -90,9 +90,7 @@ class Settler:
             )
             try:
                 await self._status.put(record.id, data)
-            except (
-                Exception
-            ) as exc:  # the job did run: rerunning it because a status write failed would double it
+            except Exception as exc:  # the job did run: rerunning it because a status write failed would double it
                 log.error("job %s succeeded but its result could not be stored: %s", record.id, exc)
             await delivery.ack()
         elif isinstance(outcome, RetryLater):
@@ -160,13 +158,9 @@ class Settler:
             return
         await self.write_dead_status(record, outcome, attempts, first, started_at)
         await delivery.term(outcome.reason)
-        log.warning(
-            "job %s (%s) dead-lettered: %s: %s", record.id, record.task, outcome.reason, outcome.error.message
-        )
+        log.warning("job %s (%s) dead-lettered: %s: %s", record.id, record.task, outcome.reason, outcome.error.message)
 
-    async def move_stored(
-        self, queue: str, stored: StoredMessage, outcome: DeadLetter, attempts: int
-    ) -> None:
+    async def move_stored(self, queue: str, stored: StoredMessage, outcome: DeadLetter, attempts: int) -> None:
         """Dead-letter a message read back from its stream (the mover's path); raises on failure."""
         record = _record_from(stored.headers, queue, f"{stored.subject}-{stored.seq}")
         first = await self._first_failure(None, record, attempts)

@@ -55,9 +55,7 @@ class Worker:
         if concurrency is not None and concurrency < 1:
             raise ConfigError("concurrency must be >= 1")
         self.concurrency = concurrency
-        self.shutdown_grace_s = (
-            app.settings.shutdown_grace_s if shutdown_grace_s is None else shutdown_grace_s
-        )
+        self.shutdown_grace_s = app.settings.shutdown_grace_s if shutdown_grace_s is None else shutdown_grace_s
         self.fetchers: dict[str, Fetcher] = {}
         self._movers: list[Fetcher] = []
         self._stop = asyncio.Event()
@@ -74,9 +72,7 @@ class Worker:
     def ready(self) -> bool:
         """Connected, and every queue's consumers are bound."""
         conn = self.app._conn
-        return bool(
-            conn and conn.connected and self.fetchers and all(f.bound for f in self.fetchers.values())
-        )
+        return bool(conn and conn.connected and self.fetchers and all(f.bound for f in self.fetchers.values()))
 
     def capacity(self, queue: str) -> int:
         return self.concurrency or self.app.queue_config(queue).concurrency
@@ -88,9 +84,7 @@ class Worker:
         conn = app.connection
         for queue in self.queues:
             if not any(t.spec.queue == queue for t in app.tasks.values()):
-                log.warning(
-                    "queue %s has no tasks in app %s: its jobs will be dead-lettered", queue, app.name
-                )
+                log.warning("queue %s has no tasks in app %s: its jobs will be dead-lettered", queue, app.name)
         self._status = app.status_store
         total = sum(self.capacity(q) for q in self.queues)
         self._threads = ThreadPoolExecutor(max_workers=total, thread_name_prefix="jetjobs-task")
@@ -222,9 +216,7 @@ class Worker:
                 self.shutdown_grace_s,
                 sum(f.running for f in running),
             )
-            grace: asyncio.Future[Any] = asyncio.gather(
-                *(f.wait_running(self.shutdown_grace_s) for f in fetchers)
-            )
+            grace: asyncio.Future[Any] = asyncio.gather(*(f.wait_running(self.shutdown_grace_s) for f in fetchers))
             hard: asyncio.Future[Any] = asyncio.ensure_future(self._hard_stop.wait())
             _, pending = await asyncio.wait({grace, hard}, return_when=asyncio.FIRST_COMPLETED)
             for waiter in pending:
@@ -250,6 +242,5 @@ class Worker:
 def describe_queue_load(worker: Worker) -> dict[str, dict[str, Any]]:
     """Running and buffered jobs per queue (for health endpoints and logs)."""
     return {
-        q: {"running": f.running, "buffered": f.buffered, "capacity": f.capacity}
-        for q, f in worker.fetchers.items()
+        q: {"running": f.running, "buffered": f.buffered, "capacity": f.capacity} for q, f in worker.fetchers.items()
     }

@@ -1,0 +1,42 @@
+"""Notifications worker service: renders and sends receipts and emails.
+
+Run it: ``jetjobs worker services.notifications.tasks:app``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from jetjobs import App, current_job
+
+log = logging.getLogger("notifications")
+
+app = App("notifications")
+app.queue("notifications", concurrency=16)
+
+TEMPLATES = {
+    "receipt": "Hi {customer}, we charged {amount} EUR for order {order_id}. Thanks!",
+    "welcome": "Welcome aboard, {customer}!",
+}
+
+
+class TemplateNotFound(KeyError):
+    """A programming error: retrying will not help, so it goes straight to the DLQ."""
+
+
+@app.task(queue="notifications", max_retries=3, retry_for=(ConnectionError,), timeout_s=10)
+async def send_receipt(order_id: str, customer: str, amount_cents: int, template: str = "receipt") -> str:
+    """Render a receipt and 'send' it."""
+    if template not in TEMPLATES:
+        raise TemplateNotFound(f"no template {template!r}")
+    text = TEMPLATES[template].format(customer=customer, amount=f"{amount_cents / 100:.2f}", order_id=order_id)
+    await asyncio.sleep(0.01)  # the mail server
+    log.info("receipt for %s sent to %s (job %s)", order_id, customer, current_job().id)
+    return text
+
+
+@app.task(queue="notifications", max_retries=3, retry_for=(ConnectionError,))
+def send_email(to: str, subject: str, body: str = "") -> dict[str, str]:
+    """A blocking SMTP client runs in the worker's thread pool."""
+    return {"to": to, "subject": subject}

@@ -1,0 +1,92 @@
+"""Orders service: takes orders and enqueues their payment by task name.
+
+It imports no task code: it only knows task names and queues (the wire contract).
+
+    python -m services.orders.main --count 20          # 20 orders, wait for results, exit
+    python -m services.orders.main --interval-s 2      # one order every 2 s, forever
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import random
+import sys
+
+from jetjobs import App, EnqueueOptions, JetjobsError, Job, JobFailed, JobRequest
+
+log = logging.getLogger("orders")
+
+CUSTOMERS = ["ada@example.com", "grace@example.com", "linus@example.com", "barbara@example.com"]
+
+
+def order_request(number: int) -> JobRequest:
+    order_id = f"order-{number}"
+    return JobRequest(
+        "charge_card",
+        kwargs={"order_id": order_id, "amount_cents": 500 + number * 25, "customer": CUSTOMERS[number % 4]},
+        options=EnqueueOptions(queue="payments", job_id=f"charge-{order_id}", metadata={"source": "web"}),
+    )
+
+
+async def report(job: Job, timeout_s: float) -> bool:
+    try:
+        result = await job.result(timeout_s=timeout_s)
+    except JobFailed as exc:
+        print(f"[orders] {job.id}: FAILED {exc.error_type}: {exc.message}", flush=True)
+        return False
+    except JetjobsError as exc:
+        print(f"[orders] {job.id}: {exc}", flush=True)
+        return False
+    attempts = result["attempts"]
+    note = f" after {attempts} attempts" if attempts > 1 else ""
+    print(f"[orders] {job.id}: charged {result['charged_cents'] / 100:.2f} EUR{note}", flush=True)
+    return True
+
+
+async def run_batch(app: App, count: int, timeout_s: float) -> int:
+    jobs = await app.enqueue_many(order_request(n) for n in range(1, count + 1))
+    print(f"[orders] enqueued {len(jobs)} payments on queue 'payments'", flush=True)
+    # A bad receipt request: its template does not exist, so notifications dead-letters it.
+    await app.enqueue(
+        "send_receipt",
+        kwargs={"order_id": "order-x", "customer": "nobody@example.com", "amount_cents": 1, "template": "typo"},
+        queue="notifications",
+        job_id="receipt-order-x",
+    )
+    print("[orders] enqueued a receipt with a template that does not exist", flush=True)
+    outcomes = await asyncio.gather(*(report(job, timeout_s) for job in jobs))
+    return 0 if all(outcomes) else 1
+
+
+async def run_forever(app: App, interval_s: float) -> int:
+    for number in itertools.count(1):
+        job = await app.enqueue_request(order_request(random.randint(1, 10_000) * 10 + number % 10))
+        log.info("enqueued %s", job.id)
+        await asyncio.sleep(interval_s)
+    return 0
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="orders", description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, help="enqueue this many orders, wait for them, exit")
+    parser.add_argument("--interval-s", type=float, default=2.0, help="without --count: seconds between orders")
+    parser.add_argument("--timeout-s", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    async with App("orders") as app:
+        if args.count:
+            return await run_batch(app, args.count, args.timeout_s)
+        return await run_forever(app, args.interval_s)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        sys.exit(asyncio.run(main(sys.argv[1:])))
+    except JetjobsError as exc:
+        print(f"orders: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

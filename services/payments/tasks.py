@@ -1,0 +1,53 @@
+"""Payments worker service: charges cards, then asks the notifications service for a receipt.
+
+Run it: ``jetjobs worker services.payments.tasks:app``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from jetjobs import App, current_job
+
+log = logging.getLogger("payments")
+
+app = App("payments")
+app.queue("payments", concurrency=8, ack_wait_s=10)
+
+
+class GatewayTimeout(ConnectionError):
+    """The payment gateway did not answer; worth retrying."""
+
+
+@app.task(
+    queue="payments",
+    max_retries=4,
+    retry_backoff="exponential",
+    retry_delay_s=0.5,
+    retry_max_delay_s=10,
+    retry_for=(ConnectionError,),
+    timeout_s=30,
+)
+async def charge_card(order_id: str, amount_cents: int, customer: str) -> dict[str, object]:
+    """Charge an order; the gateway times out twice for orders ending in 3 (then succeeds)."""
+    job = current_job()
+    await asyncio.sleep(0.05)  # the gateway round trip
+    if order_id.endswith("3") and job.attempt < 3:
+        raise GatewayTimeout(f"gateway timeout charging {order_id} (attempt {job.attempt})")
+    # Follow-up work for another service, by name: payments does not import notifications' code.
+    receipt = await app.enqueue(
+        "send_receipt",
+        kwargs={"order_id": order_id, "customer": customer, "amount_cents": amount_cents},
+        queue="notifications",
+        job_id=f"receipt-{order_id}",
+    )
+    log.info("charged %s %.2f EUR (attempt %d)", order_id, amount_cents / 100, job.attempt)
+    return {"order_id": order_id, "charged_cents": amount_cents, "attempts": job.attempt, "receipt_job": receipt.id}
+
+
+@app.task(queue="payments", max_retries=2)
+async def refund(order_id: str, amount_cents: int) -> dict[str, object]:
+    """Refund an order."""
+    await asyncio.sleep(0.02)
+    return {"order_id": order_id, "refunded_cents": amount_cents}
