@@ -111,7 +111,8 @@ async def test_max_deliveries_advisory_moves_a_stuck_job_to_the_dlq(
         async with running_worker(app_factory(lambda a: register(a, runs), queues=queues)):
 
             async def moved() -> bool:
-                return len(await app.dead_letters.list("orders")) == 1
+                dead = await app.dead_letters.list("orders")
+                return len(dead) == 1 and await js_stream_messages(app, "JOBS_orders") == 0
 
             await eventually(moved, timeout_s=15)
         (dead,) = await app.dead_letters.list("orders")

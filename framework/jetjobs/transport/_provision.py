@@ -15,7 +15,6 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
-    KeyValueConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -25,6 +24,7 @@ from .._names import Names
 from .._settings import QueueConfig, Settings
 from ..errors import ConfigError
 from ._connection import Connection
+from ._kvstore import KeyValueStore
 
 log = logging.getLogger("jetjobs.transport")
 
@@ -99,27 +99,9 @@ async def ensure_dlq(conn: Connection, settings: Settings) -> None:
 
 
 async def ensure_status_bucket(conn: Connection, settings: Settings) -> None:
-    bucket = conn.names.status_bucket
-    try:
-        await conn.js.key_value(bucket)
-        return
-    except nats.js.errors.BucketNotFoundError:
-        pass
-    try:
-        await conn.js.create_key_value(
-            KeyValueConfig(
-                bucket=bucket,
-                description="jetjobs job status and results",
-                history=1,
-                ttl=settings.result_ttl_s,
-                replicas=settings.status_replicas,
-                storage=StorageType.FILE,
-                direct=True,
-            )
-        )
-    except nats.js.errors.BadRequestError as exc:
-        if exc.err_code != _STREAM_IN_USE:  # created concurrently by another service
-            raise ConfigError(f"cannot create status bucket {bucket}: {exc.description}") from None
+    await KeyValueStore(conn, conn.names.status_bucket).ensure(
+        description="jetjobs job status and results", replicas=settings.status_replicas, ttl_s=settings.result_ttl_s
+    )
 
 
 async def _ensure_stream(conn: Connection, config: StreamConfig, *, update: bool) -> None:

@@ -54,6 +54,8 @@ class DeadLetterMover:
                 f"delivered {deliveries} times without being settled: its workers crashed or it outlived ack_wait",
             )
             outcome = DeadLetter(error, reason="max deliveries reached", state="dead")
+            # The DLQ publish is idempotent (msg id per stored message): if we are
+            # interrupted before the ack, the advisory comes back and this repeats safely.
             await self._settler.move_stored(self._queue, stored, outcome, deliveries)
             await delete_message(self._conn, stream, seq)
         await delivery.ack()

@@ -1,0 +1,128 @@
+"""A small key-value facade over a JetStream KV bucket: revisions, CAS and watches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+import nats.errors
+import nats.js.errors
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.kv import KeyValue
+
+from ..errors import ConfigError, JetjobsError
+from ._connection import Connection
+
+_STREAM_IN_USE = 10058
+_DELETED = ("DEL", "PURGE")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    value: bytes | None  # None: deleted
+    revision: int
+
+
+class KeyValueStore:
+    """One bucket. ``get``/``update`` give optimistic concurrency through revisions."""
+
+    def __init__(self, conn: Connection, bucket: str) -> None:
+        self._conn = conn
+        self.bucket = bucket
+        self._kv: KeyValue | None = None
+
+    async def ensure(self, *, description: str, replicas: int = 1, ttl_s: float | None = None) -> None:
+        """Create the bucket if it does not exist."""
+        try:
+            self._kv = await self._conn.js.key_value(self.bucket)
+            return
+        except nats.js.errors.BucketNotFoundError:
+            pass
+        try:
+            self._kv = await self._conn.js.create_key_value(
+                KeyValueConfig(
+                    bucket=self.bucket,
+                    description=description,
+                    history=1,
+                    ttl=ttl_s,
+                    replicas=replicas,
+                    storage=StorageType.FILE,
+                    direct=True,
+                )
+            )
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != _STREAM_IN_USE:  # created concurrently by another service
+                raise ConfigError(f"cannot create bucket {self.bucket}: {exc.description}") from None
+            self._kv = await self._conn.js.key_value(self.bucket)
+
+    async def get(self, key: str) -> Entry | None:
+        kv = await self._handle()
+        try:
+            entry = await kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        if entry.operation in _DELETED or not entry.value:
+            return None
+        return Entry(key, entry.value, int(entry.revision or 0))
+
+    async def put(self, key: str, value: bytes) -> int:
+        kv = await self._handle()
+        return int(await kv.put(key, value))
+
+    async def create(self, key: str, value: bytes) -> int | None:
+        """Store only if the key has no value; None when it has one."""
+        kv = await self._handle()
+        try:
+            return int(await kv.create(key, value))
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return None
+
+    async def update(self, key: str, value: bytes, revision: int) -> int | None:
+        """Store only if the key is still at ``revision``; None on a conflict."""
+        kv = await self._handle()
+        try:
+            return int(await kv.update(key, value, last=revision))
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return None
+
+    async def delete(self, key: str) -> None:
+        kv = await self._handle()
+        await kv.delete(key)
+
+    async def items(self, prefix: str = "") -> list[Entry]:
+        """Every live entry whose key starts with ``prefix`` (``a.`` style prefixes)."""
+        kv = await self._handle()
+        pattern = f"{prefix}>" if prefix else ">"
+        try:
+            keys = await kv.keys(filters=[pattern])
+        except nats.js.errors.NoKeysError:
+            return []
+        entries = [await self.get(key) for key in keys]
+        return [e for e in entries if e is not None]
+
+    async def watch(self, pattern: str = ">") -> AsyncGenerator[Entry, None]:
+        """Yield the current value of each key matching ``pattern`` (a key, or ``prefix.>``),
+        then every change; deletes have value None."""
+        kv = await self._handle()
+        watcher = await kv.watch(pattern)
+        try:
+            while True:
+                try:
+                    entry = await watcher.updates(timeout=3600)  # type: ignore[no-untyped-call]
+                except nats.errors.TimeoutError:
+                    continue
+                if entry is None:
+                    continue  # end of the initial values
+                value = None if entry.operation in _DELETED else entry.value
+                yield Entry(entry.key, value or None, int(entry.revision or 0))
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+
+    async def _handle(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self._conn.js.key_value(self.bucket)
+            except nats.js.errors.BucketNotFoundError:
+                raise JetjobsError(f"bucket {self.bucket} does not exist yet") from None
+        return self._kv
