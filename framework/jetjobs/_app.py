@@ -15,11 +15,13 @@ from ._hooks import Hooks
 from ._job import Job
 from ._middleware import Middleware
 from ._names import Priority, check_priority, check_queue_name
+from ._outcome import ErrorInfo
 from ._producer import Producer
 from ._retry import Backoff, RetryPolicy
 from ._settings import QueueConfig, Settings, load_settings
-from ._status import JobInfo, JobState, decode_status
+from ._status import JobInfo, JobState, StatusRecord, decode_status
 from ._task import EnqueueOptions, JobRequest, Task, TaskSpec, task_kind
+from ._wire import now_iso
 from .errors import (
     ConfigError,
     JetjobsError,
@@ -325,6 +327,31 @@ class App:
         if data is None:
             raise JobNotFound(f"no status for job {job_id!r} (never enqueued, or older than result_ttl_s)")
         return decode_status(data)
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a delayed job before it fires.
+
+        True when it was cancelled; False when it is not waiting for its time any more
+        (it already fired, ran or was cancelled). Raises JobNotFound for an unknown id.
+        """
+        data = await self.status_store.get(job_id)
+        if data is None:
+            raise JobNotFound(f"no status for job {job_id!r}")
+        info = decode_status(data)
+        if info.state is not JobState.SCHEDULED:
+            return False
+        if not await transport.cancel_delayed(self.connection, info.queue, job_id):
+            return False
+        record = StatusRecord(info.id, info.task, info.queue, info.priority, info.enqueued_at)
+        error = ErrorInfo("jetjobs.errors.Cancel", "cancelled before it was due")
+        now = now_iso()
+        await self.status_store.put(
+            job_id,
+            record.encode(
+                JobState.CANCELLED, updated_at=now, finished_at=now, scheduled_for=info.scheduled_for, error=error
+            ),
+        )
+        return True
 
     def job(self, job_id: str, task: str = "", queue: str = "") -> Job:
         """A handle on an existing job, e.g. one enqueued by another service."""

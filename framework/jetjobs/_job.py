@@ -42,6 +42,10 @@ class Job:
         """
         return await self._app.result(self.id, timeout_s=timeout_s)
 
+    async def cancel(self) -> bool:
+        """Cancel this delayed job before it fires; False if it is no longer waiting."""
+        return await self._app.cancel(self.id)
+
     async def status(self) -> JobInfo:
         """The job's current status; raises JobNotFound if none is stored."""
         return await self._app.status(self.id)

@@ -124,6 +124,36 @@ class Names:
     def status_bucket(self) -> str:
         return f"{self._stream_prefix}_STATUS"
 
+    @property
+    def schedules_bucket(self) -> str:
+        return f"{self._stream_prefix}_SCHEDULES"
+
+    # Delayed jobs wait as message schedules in a stream of their own: schedules
+    # cannot live in a queue stream, whose discard=new (for max_length) the server
+    # refuses to combine with allow_msg_schedules. A fired job lands on a "due"
+    # subject of that stream, and workers of the queue forward it into the queue.
+    @property
+    def delayed_stream(self) -> str:
+        return f"{self._stream_prefix}_DELAYED"
+
+    @property
+    def delayed_subjects(self) -> str:
+        return f"{self._subject_prefix}delayed.>"
+
+    def delayed_at(self, queue: str, job_id: str) -> str:
+        """The schedule subject of one delayed job (one schedule per subject)."""
+        return f"{self._subject_prefix}delayed.{queue}.at.{job_id}"
+
+    def delayed_due(self, queue: str, priority: Priority) -> str:
+        """Where a delayed job lands when its time comes."""
+        return f"{self._subject_prefix}delayed.{queue}.due.{priority}"
+
+    def delayed_due_all(self, queue: str) -> str:
+        return f"{self._subject_prefix}delayed.{queue}.due.*"
+
+    def forwarder_consumer(self, queue: str) -> str:
+        return f"forward-{queue}"
+
     def is_queue_stream(self, stream: str) -> str | None:
         """The queue name if ``stream`` is a queue stream of this namespace."""
         prefix = f"{self._stream_prefix}_"

@@ -7,12 +7,13 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import transport
-from ._names import check_priority, check_queue_name, is_valid_job_id
+from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._status import JobState, StatusRecord
-from ._wire import JobHeaders, encode_body, now_iso
+from ._wire import JobHeaders, encode_body, now_iso, to_iso
 from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
+DELAYED_KEY = "~delayed"
 
 
 @dataclass(slots=True)
@@ -43,6 +45,12 @@ PublishInterceptor = Callable[[Outgoing], contextlib.AbstractContextManager[Any]
 class _Prepared:
     out: transport.Outbound
     record: StatusRecord
+    scheduled_for: str | None = None  # delayed jobs: when they are due
+
+    @property
+    def stream_key(self) -> str:
+        """What must exist before publishing: the queue's stream, or the delayed-jobs stream."""
+        return DELAYED_KEY if self.scheduled_for else self.out.queue
 
 
 class Producer:
@@ -57,13 +65,13 @@ class Producer:
         prepared = self._prepare(request, conn)
         # Once per queue and process: a publish to a missing stream is only detected
         # by "no responders", which any core subscriber on the subject would mask.
-        await self._create_stream(prepared.out.queue)
+        await self._create_stream(prepared.stream_key)
         with self._intercept(prepared) as out:
             try:
                 published = await transport.publish(conn, out)
             except transport.StreamMissing:
-                self._app.known_streams.discard(prepared.out.queue)
-                await self._create_stream(prepared.out.queue)
+                self._app.known_streams.discard(prepared.stream_key)
+                await self._create_stream(prepared.stream_key)
                 published = await transport.publish(conn, out)
         return await self._after_publish(prepared, published)
 
@@ -75,8 +83,8 @@ class Producer:
         """
         conn = self._app.connection
         prepared = [self._prepare(r, conn) for r in requests]
-        for queue in {p.out.queue for p in prepared}:
-            await self._create_stream(queue)
+        for key in {p.stream_key for p in prepared}:
+            await self._create_stream(key)
         outs = []
         for item in prepared:
             with self._intercept(item) as out:
@@ -95,6 +103,51 @@ class Producer:
         return jobs
 
     def _prepare(self, request: JobRequest, conn: transport.Connection) -> _Prepared:
+        options = request.options
+        queue, priority, version, args, kwargs = self._route(request)
+        job_id = options.job_id or uuid.uuid4().hex
+        if not is_valid_job_id(job_id):
+            raise InvalidPayload(
+                f"invalid job_id {job_id!r}: use letters, digits, '_', '-', '=' and single dots (max 200)"
+            )
+        if options.timeout_s is not None and not options.timeout_s > 0:
+            raise InvalidPayload("timeout_s must be > 0")
+        if options.max_retries is not None and options.max_retries < 0:
+            raise InvalidPayload("max_retries must be >= 0")
+        now = datetime.now(UTC)
+        due = due_time(options.delay_s, options.eta, now)
+        enqueued_at = to_iso(now)
+        headers = JobHeaders(
+            job_id=job_id,
+            task=request.task,
+            enqueued_at=enqueued_at,
+            task_version=version,
+            timeout_s=options.timeout_s,
+            max_retries=options.max_retries,
+            metadata=_check_metadata(options.metadata),
+        ).to_headers()
+        body = encode_body(args, kwargs)
+        size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + _HEADER_OVERHEAD
+        if size > conn.max_payload:
+            raise PayloadTooLarge(
+                f"job {request.task} is {size} bytes; the server accepts at most {conn.max_payload} "
+                "(pass a reference to large data instead of the data)"
+            )
+        out = transport.Outbound(queue=queue, subject=conn.names.subject(queue, priority), body=body, headers=headers)
+        if due is not None:
+            out = transport.Outbound(
+                queue=queue,
+                subject=conn.names.delayed_at(queue, job_id),
+                body=body,
+                headers=transport.schedule_headers(
+                    out, job_id=job_id, at=due, due_subject=conn.names.delayed_due(queue, priority)
+                ),
+            )
+        record = StatusRecord(id=job_id, task=request.task, queue=queue, priority=priority, enqueued_at=enqueued_at)
+        return _Prepared(out=out, record=record, scheduled_for=to_iso(due) if due is not None else None)
+
+    def _route(self, request: JobRequest) -> tuple[str, Priority, str | None, list[Any], dict[str, Any]]:
+        """Queue, priority, version and JSON-ready arguments of a request."""
         app = self._app
         options = request.options
         task = app.tasks.get(request.task)
@@ -115,38 +168,10 @@ class Producer:
                 "pass queue=... to enqueue a task of another service by name"
             )
         check_queue_name(queue)
-        check_priority(priority)
-        if priority not in app.queue_config(queue).priorities:
+        checked = check_priority(priority)
+        if checked not in app.queue_config(queue).priorities:
             raise ConfigError(f"queue {queue!r} has no {priority!r} priority")
-        job_id = options.job_id or uuid.uuid4().hex
-        if not is_valid_job_id(job_id):
-            raise InvalidPayload(
-                f"invalid job_id {job_id!r}: use letters, digits, '_', '-', '=' and single dots (max 200)"
-            )
-        if options.delay_s is not None or options.eta is not None:
-            raise ConfigError("delayed jobs (delay_s / eta) are not available in this version")
-        if options.timeout_s is not None and not options.timeout_s > 0:
-            raise InvalidPayload("timeout_s must be > 0")
-        enqueued_at = now_iso()
-        headers = JobHeaders(
-            job_id=job_id,
-            task=request.task,
-            enqueued_at=enqueued_at,
-            task_version=version,
-            timeout_s=options.timeout_s,
-            metadata=_check_metadata(options.metadata),
-        ).to_headers()
-        body = encode_body(args, kwargs)
-        size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + _HEADER_OVERHEAD
-        if size > conn.max_payload:
-            raise PayloadTooLarge(
-                f"job {request.task} is {size} bytes; the server accepts at most {conn.max_payload} "
-                "(pass a reference to large data instead of the data)"
-            )
-        subject = conn.names.subject(queue, priority)
-        out = transport.Outbound(queue=queue, subject=subject, body=body, headers=headers)
-        record = StatusRecord(id=job_id, task=request.task, queue=queue, priority=priority, enqueued_at=enqueued_at)
-        return _Prepared(out=out, record=record)
+        return queue, checked, version, args, kwargs
 
     @contextlib.contextmanager
     def _intercept(self, prepared: _Prepared) -> Iterator[transport.Outbound]:
@@ -167,17 +192,37 @@ class Producer:
         record = prepared.record
         if not published.duplicate:
             # Create-only: if a fast worker already wrote "running", keep its record.
-            await self._app.status_store.create_nowait(
-                record.id, record.encode(JobState.QUEUED, updated_at=record.enqueued_at or now_iso())
+            state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
+            data = record.encode(
+                state, updated_at=record.enqueued_at or now_iso(), scheduled_for=prepared.scheduled_for
             )
+            await self._app.status_store.create_nowait(record.id, data)
         return Job(self._app, record.id, record.task, record.queue, duplicate=published.duplicate)
 
-    async def _create_stream(self, queue: str) -> None:
+    async def _create_stream(self, key: str) -> None:
         conn = self._app.connection
-        if queue in self._app.known_streams:
+        if key in self._app.known_streams:
             return
-        await transport.ensure_stream_exists(conn, queue, self._app.queue_config(queue))
-        self._app.known_streams.add(queue)
+        if key == DELAYED_KEY:
+            await transport.ensure_delayed_stream(conn)
+        else:
+            await transport.ensure_stream_exists(conn, key, self._app.queue_config(key))
+        self._app.known_streams.add(key)
+
+
+def due_time(delay_s: float | None, eta: datetime | None, now: datetime) -> datetime | None:
+    """When a delayed job is due; None to enqueue at once (no delay, or a time already past)."""
+    if delay_s is not None and eta is not None:
+        raise InvalidPayload("give delay_s or eta, not both")
+    if eta is not None:
+        if eta.tzinfo is None:
+            raise InvalidPayload("eta needs a time zone, e.g. datetime.now(UTC) + timedelta(minutes=5)")
+        return eta.astimezone(UTC) if eta > now else None
+    if delay_s is not None:
+        if not delay_s >= 0:
+            raise InvalidPayload("delay_s must be >= 0")
+        return now + timedelta(seconds=delay_s) if delay_s > 0 else None
+    return None
 
 
 def _check_metadata(metadata: Any) -> dict[str, str]:

@@ -72,6 +72,7 @@ class EnqueueOptions:
     queue: str | None = None
     metadata: Mapping[str, str] | None = None
     timeout_s: float | None = None
+    max_retries: int | None = None
     delay_s: float | None = None
     eta: datetime | None = None
 
@@ -139,7 +140,7 @@ class Task(Generic[P, R]):
         return await self.app.enqueue_request(self.call(*args, **kwargs))
 
     def options(self, **options: Any) -> BoundTask[P, R]:
-        """Per-job options: job_id, priority, queue, metadata, timeout_s, delay_s, eta."""
+        """Per-job options: job_id, priority, queue, metadata, timeout_s, max_retries, delay_s, eta."""
         return BoundTask(self, EnqueueOptions(**options))
 
 

@@ -26,7 +26,7 @@ H_TASK = "Jetjobs-Task"
 H_TASK_VERSION = "Jetjobs-Task-Version"
 H_ENQUEUED_AT = "Jetjobs-Enqueued-At"
 H_TIMEOUT = "Jetjobs-Timeout-S"
-H_EXPIRES_AT = "Jetjobs-Expires-At"
+H_MAX_RETRIES = "Jetjobs-Max-Retries"
 H_META_PREFIX = "Jetjobs-Meta-"
 H_REPLAY_OF = "Jetjobs-Replay-Of"
 
@@ -104,7 +104,7 @@ class JobHeaders:
     enqueued_at: str
     task_version: str | None = None
     timeout_s: float | None = None
-    expires_at: str | None = None
+    max_retries: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -120,8 +120,8 @@ class JobHeaders:
             headers[H_TASK_VERSION] = self.task_version
         if self.timeout_s is not None:
             headers[H_TIMEOUT] = _format_seconds(self.timeout_s)
-        if self.expires_at is not None:
-            headers[H_EXPIRES_AT] = self.expires_at
+        if self.max_retries is not None:
+            headers[H_MAX_RETRIES] = str(self.max_retries)
         for key, value in self.metadata.items():
             headers[H_META_PREFIX + key] = value
         headers.update(self.extra)
@@ -155,6 +155,14 @@ def decode_headers(headers: Mapping[str, str] | None) -> JobHeaders:
             raise InvalidPayload(f"header {H_TIMEOUT} must be a number of seconds") from None
         if not timeout_s > 0:
             raise InvalidPayload(f"header {H_TIMEOUT} must be > 0")
+    max_retries: int | None = None
+    if H_MAX_RETRIES in headers:
+        try:
+            max_retries = int(headers[H_MAX_RETRIES])
+        except ValueError:
+            raise InvalidPayload(f"header {H_MAX_RETRIES} must be a whole number") from None
+        if max_retries < 0:
+            raise InvalidPayload(f"header {H_MAX_RETRIES} must be >= 0")
     metadata = {k[len(H_META_PREFIX) :]: v for k, v in headers.items() if k.startswith(H_META_PREFIX)}
     return JobHeaders(
         job_id=job_id,
@@ -162,7 +170,7 @@ def decode_headers(headers: Mapping[str, str] | None) -> JobHeaders:
         enqueued_at=headers.get(H_ENQUEUED_AT, ""),
         task_version=headers.get(H_TASK_VERSION),
         timeout_s=timeout_s,
-        expires_at=headers.get(H_EXPIRES_AT),
+        max_retries=max_retries,
         metadata=metadata,
     )
 

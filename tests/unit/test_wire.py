@@ -104,7 +104,7 @@ FULL = JobHeaders(
     enqueued_at="2026-01-02T03:04:05.123456Z",
     task_version="v2",
     timeout_s=30.0,
-    expires_at="2026-01-03T00:00:00.000000Z",
+    max_retries=7,
     metadata={"tenant": "acme", "trace": "abc"},
 )
 
@@ -130,7 +130,7 @@ def test_to_headers_writes_every_field_under_its_name() -> None:
         "Content-Type": "application/json",
         "Jetjobs-Task-Version": "v2",
         "Jetjobs-Timeout-S": "30",
-        "Jetjobs-Expires-At": "2026-01-03T00:00:00.000000Z",
+        "Jetjobs-Max-Retries": "7",
         "Jetjobs-Meta-tenant": "acme",
         "Jetjobs-Meta-trace": "abc",
     }

@@ -2,9 +2,11 @@
 
 from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
+from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
+from ._kvstore import Entry, KeyValueStore
 from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
@@ -15,7 +17,9 @@ __all__ = [
     "ConsumerStats",
     "DeadLetterStore",
     "Delivery",
+    "Entry",
     "Hint",
+    "KeyValueStore",
     "Mode",
     "Outbound",
     "Published",
@@ -24,9 +28,11 @@ __all__ = [
     "StatusStore",
     "StoredMessage",
     "StreamMissing",
+    "cancel_delayed",
     "check_server_version",
     "connect",
     "delete_message",
+    "ensure_delayed_stream",
     "ensure_dlq",
     "ensure_queue",
     "ensure_status_bucket",
@@ -37,4 +43,5 @@ __all__ = [
     "publish_many",
     "queue_stats",
     "read_message",
+    "schedule_headers",
 ]

@@ -24,11 +24,12 @@ from .._names import Names
 from .._settings import QueueConfig, Settings
 from ..errors import ConfigError
 from ._connection import Connection
+from ._delayed import ensure_delayed_stream, ensure_forwarder
 from ._kvstore import KeyValueStore
+from ._streams import ensure_consumer, ensure_stream
 
 log = logging.getLogger("jetjobs.transport")
 
-_STREAM_IN_USE = 10058  # stream name already in use with a different configuration
 _ADVISORY_MAX_AGE_S = 7 * 86_400
 _MOVER_ACK_WAIT_S = 30.0
 
@@ -69,17 +70,19 @@ def queue_consumer_config(names: Names, queue: str, priority: str, cfg: QueueCon
 
 async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update: bool) -> None:
     """Make sure the queue's stream exists (and, with ``update``, matches ``cfg``) plus its consumers."""
-    await _ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=update)
+    await ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=update)
     if not update:
         return
     for priority in cfg.ordered_priorities():
-        await _ensure_consumer(conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg))
+        await ensure_consumer(conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg))
     await _ensure_advisory_capture(conn, queue)
+    await ensure_delayed_stream(conn, replicas=cfg.replicas)
+    await ensure_forwarder(conn, queue)
 
 
 async def ensure_stream_exists(conn: Connection, queue: str, cfg: QueueConfig) -> None:
     """Create the queue's stream if it is missing; never change an existing one."""
-    await _ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=False)
+    await ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=False)
 
 
 async def ensure_dlq(conn: Connection, settings: Settings) -> None:
@@ -95,35 +98,13 @@ async def ensure_dlq(conn: Connection, settings: Settings) -> None:
         duplicate_window=120,
         allow_direct=True,
     )
-    await _ensure_stream(conn, config, update=True)
+    await ensure_stream(conn, config, update=True)
 
 
 async def ensure_status_bucket(conn: Connection, settings: Settings) -> None:
     await KeyValueStore(conn, conn.names.status_bucket).ensure(
         description="jetjobs job status and results", replicas=settings.status_replicas, ttl_s=settings.result_ttl_s
     )
-
-
-async def _ensure_stream(conn: Connection, config: StreamConfig, *, update: bool) -> None:
-    try:
-        await conn.js.add_stream(config)
-        return
-    except nats.js.errors.BadRequestError as exc:
-        if exc.err_code != _STREAM_IN_USE:
-            raise ConfigError(f"cannot create stream {config.name}: {exc.description}") from None
-    if not update:
-        return
-    try:
-        await conn.js.update_stream(config)
-    except nats.js.errors.APIError as exc:
-        raise ConfigError(f"cannot update stream {config.name}: {exc.description}") from None
-
-
-async def _ensure_consumer(conn: Connection, stream: str, config: ConsumerConfig) -> None:
-    try:
-        await conn.js.add_consumer(stream, config)
-    except nats.js.errors.APIError as exc:
-        raise ConfigError(f"cannot create or update consumer {config.name} on {stream}: {exc.description}") from None
 
 
 async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
@@ -145,7 +126,7 @@ async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
             info.config.subjects = [*subjects, subject]
             await conn.js.update_stream(info.config)
         except nats.js.errors.NotFoundError:
-            await _ensure_stream(
+            await ensure_stream(
                 conn,
                 StreamConfig(
                     name=names.advisory_stream,
@@ -160,7 +141,7 @@ async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
     else:
         raise ConfigError(f"could not add {subject} to stream {names.advisory_stream}")
     mover = names.mover_consumer(queue)
-    await _ensure_consumer(
+    await ensure_consumer(
         conn,
         names.advisory_stream,
         ConsumerConfig(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import logging
 from collections.abc import Mapping
@@ -46,6 +47,7 @@ class Prepared:
     task: Task[..., Any]
     ctx: JobContext
     record: StatusRecord
+    policy: RetryPolicy
     first_failure_at: str | None = None  # kept across retries in the status record
 
 
@@ -76,7 +78,10 @@ class Executor:
         if task is None or _version_mismatch(headers, task):
             return self._unknown(headers, task, delivery.num_delivered)
         attempt = delivery.num_delivered
-        max_attempts = task.spec.retry.max_attempts
+        policy = task.spec.retry
+        if headers.max_retries is not None:  # a per-job override, e.g. from a schedule
+            policy = dataclasses.replace(policy, max_retries=headers.max_retries)
+        max_attempts = policy.max_attempts
         if attempt > max_attempts + LOST_DELIVERY_SLACK:
             error = ErrorInfo(
                 "jetjobs.LostDeliveries",
@@ -106,7 +111,7 @@ class Executor:
             kwargs=kwargs,
         )
         record = StatusRecord(headers.job_id, task.name, queue, priority, headers.enqueued_at or None)
-        return Prepared(delivery, task, ctx, record)
+        return Prepared(delivery, task, ctx, record, policy)
 
     def _unknown(self, headers: JobHeaders, task: Task[..., Any] | None, attempt: int) -> Outcome:
         # During a rolling deploy another replica may know the task (or the right
@@ -130,7 +135,7 @@ class Executor:
                 return Succeeded(value.data)
             return Succeeded(job.task.signature.encode_result(value) if job.task.spec.store_result else b"null")
         except Exception as exc:
-            return decide(exc, job.ctx.attempt, job.task.spec.retry)
+            return decide(exc, job.ctx.attempt, job.policy)
         finally:
             reset_current(token)
 

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..transport import DeadLetterStore, Delivery, StatusStore
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
+from ._forwarder import Forwarder
 from ._mover import DeadLetterMover
 from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
@@ -57,7 +58,7 @@ class Worker:
         self.concurrency = concurrency
         self.shutdown_grace_s = app.settings.shutdown_grace_s if shutdown_grace_s is None else shutdown_grace_s
         self.fetchers: dict[str, Fetcher] = {}
-        self._movers: list[Fetcher] = []
+        self._helpers: list[Fetcher] = []
         self._stop = asyncio.Event()
         self._hard_stop = asyncio.Event()
         self._settling: set[asyncio.Task[None]] = set()
@@ -133,10 +134,15 @@ class Worker:
         await fetcher.start()
         self.fetchers[queue] = fetcher
         assert self._settler is not None
+        assert self._status is not None
+        # Two small helpers per queue, each with a pull loop of its own: the
+        # dead-letter mover (advisories) and the forwarder of due delayed jobs.
         mover = DeadLetterMover(conn, queue, self._settler)
-        mover_fetcher = Fetcher(conn, [mover.source], capacity=1, handle=mover.handle, heartbeat_s=10.0)
-        await mover_fetcher.start()
-        self._movers.append(mover_fetcher)
+        forwarder = Forwarder(conn, queue, cfg, self._status)
+        for source, handler, capacity in ((mover.source, mover.handle, 1), (forwarder.source, forwarder.handle, 16)):
+            helper = Fetcher(conn, [source], capacity=capacity, handle=handler, heartbeat_s=10.0)
+            await helper.start()
+            self._helpers.append(helper)
 
     async def _handle(self, delivery: Delivery, queue: str, priority: str) -> None:
         assert self._executor is not None
@@ -206,7 +212,7 @@ class Worker:
         4. Unsubscribe the pull inboxes; nats-py's drain hangs on pull subscriptions otherwise.
         5. Wait for settles, flush and close the connection, stop the pools.
         """
-        fetchers = [*self.fetchers.values(), *self._movers]
+        fetchers = [*self.fetchers.values(), *self._helpers]
         for fetcher in fetchers:
             await fetcher.stop_fetching()
         running = [f for f in self.fetchers.values() if f.running]
@@ -231,7 +237,7 @@ class Worker:
         for fetcher in fetchers:
             await fetcher.close()
         self.fetchers.clear()
-        self._movers.clear()
+        self._helpers.clear()
         await self.app.close()
         if self._processes is not None:
             await self._processes.close()
