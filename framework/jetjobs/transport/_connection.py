@@ -14,7 +14,13 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from .._names import Names
 from .._settings import Settings
@@ -160,7 +166,9 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
     retrying = AsyncRetrying(
         stop=stop_after_delay(settings.connect_timeout_s),
         wait=wait_random_exponential(multiplier=0.1, max=1.0),
-        retry=retry_if_exception_type((OSError, asyncio.TimeoutError, nats.errors.Error)),
+        # Wrong credentials do not get better by retrying: fail at once.
+        retry=retry_if_exception_type((OSError, asyncio.TimeoutError, nats.errors.Error))
+        & retry_if_exception(lambda _: not _refused(errors)),
         reraise=True,
     )
     try:
@@ -177,7 +185,7 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
         raise ConnectionFailed(f"NATS at {settings.nats_url} refused the credentials") from None
     except Exception:
         cause = errors[-1] if errors else last
-        if cause is not None and "authorization" in str(cause).lower():
+        if _refused(errors):
             raise ConnectionFailed(
                 f"NATS at {settings.nats_url} refused the credentials (authorization violation)"
             ) from None
@@ -189,6 +197,10 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
     nc.options["max_reconnect_attempts"] = -1
     nc.options["reconnect_time_wait"] = 0.5
     return nc
+
+
+def _refused(errors: list[BaseException]) -> bool:
+    return any("authorization" in str(exc).lower() for exc in errors)
 
 
 def _reason(exc: BaseException | None) -> str:
