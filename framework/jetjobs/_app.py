@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -14,13 +14,13 @@ from ._dead_letters import DeadLetters
 from ._hooks import Hooks
 from ._job import Job
 from ._middleware import Middleware
-from ._names import Priority, check_priority, check_queue_name
+from ._names import Priority, check_queue_name
 from ._outcome import ErrorInfo
 from ._producer import Producer
-from ._retry import Backoff, RetryPolicy
+from ._retry import Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo, JobState, StatusRecord, decode_status
-from ._task import EnqueueOptions, JobRequest, Task, TaskSpec, task_kind
+from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
 from ._wire import now_iso
 from .errors import (
     ConfigError,
@@ -30,11 +30,12 @@ from .errors import (
     JobNotFound,
     ResultTimeout,
 )
+from .scheduler import Schedules
+
+_SCHEDULE_FIELDS = ("tz", "jitter_s", "exclusive", "misfire", "misfire_grace_s", "max_retries", "priority", "start_at")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-DEFAULT_QUEUE = "default"
 
 
 class App:
@@ -82,6 +83,7 @@ class App:
         self._connect_lock = asyncio.Lock()
         self.producer = Producer(self)
         self.dead_letters = DeadLetters(self)
+        self.schedules = Schedules(self)
 
     def __repr__(self) -> str:
         return f"<App {self.name} tasks={len(self.tasks)}>"
@@ -147,69 +149,72 @@ class App:
             return self._register(fn, **options)
         return lambda f: self._register(f, **options)
 
-    def _register(
-        self,
-        fn: Callable[..., Any],
-        *,
-        name: str | None = None,
-        queue: str = DEFAULT_QUEUE,
-        priority: Priority = "normal",
-        max_retries: int = 3,
-        retry_backoff: Backoff = "exponential",
-        retry_delay_s: float = 1.0,
-        retry_max_delay_s: float = 300.0,
-        retry_factor: float = 2.0,
-        retry_jitter: bool = True,
-        retry_for: tuple[type[BaseException], ...] = (Exception,),
-        timeout_s: float | None = None,
-        store_result: bool = True,
-        cpu_bound: bool = False,
-        description: str | None = None,
-        version: str | None = None,
-        middleware: Sequence[Middleware] = (),
-        hooks: Sequence[Hooks] = (),
-    ) -> Task[..., Any]:
-        task_name = name or fn.__name__
-        if not task_name or any(c.isspace() for c in task_name):
-            raise ConfigError(f"invalid task name {task_name!r}")
-        if task_name in self.tasks:
-            raise ConfigError(f"task {task_name!r} is registered twice in app {self.name!r}")
-        check_queue_name(queue)
-        check_priority(priority)
-        if timeout_s is not None and not timeout_s > 0:
-            raise ConfigError(f"task {task_name!r}: timeout_s must be > 0")
-        if not isinstance(retry_for, tuple):
-            retry_for = tuple(retry_for) if isinstance(retry_for, Iterable) else (retry_for,)
-        kind = task_kind(fn, cpu_bound)
-        if cpu_bound and inspect.iscoroutinefunction(fn):
-            raise ConfigError(f"task {task_name!r}: cpu_bound tasks must be plain (non-async) functions")
-        if cpu_bound and fn.__module__ == "__main__":
-            raise ConfigError(f"task {task_name!r}: cpu_bound tasks must live in an importable module, not __main__")
-        doc = inspect.getdoc(fn) or ""
-        spec = TaskSpec(
-            name=task_name,
-            queue=queue,
-            priority=priority,
-            retry=RetryPolicy(
-                max_retries=max_retries,
-                backoff=retry_backoff,
-                delay_s=retry_delay_s,
-                max_delay_s=retry_max_delay_s,
-                factor=retry_factor,
-                jitter=retry_jitter,
-                retry_for=retry_for,
-            ),
-            timeout_s=timeout_s,
-            store_result=store_result,
-            kind=kind,
-            description=description if description is not None else doc.split("\n", 1)[0],
-            version=version,
-            module=fn.__module__,
-            qualname=fn.__qualname__,
-        )
-        task: Task[..., Any] = Task(self, fn, spec, tuple(middleware), tuple(hooks))
-        self.tasks[task_name] = task
+    def _register(self, fn: Callable[..., Any], **options: Any) -> Task[..., Any]:
+        task = make_task(self, fn, **options)
+        if task.name in self.tasks:
+            raise ConfigError(f"task {task.name!r} is registered twice in app {self.name!r}")
+        self.tasks[task.name] = task
         return task
+
+    def periodic(
+        self,
+        *,
+        cron: str | None = None,
+        every: timedelta | float | None = None,
+        schedule: str | timedelta | None = None,
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Callable[[Callable[P, R]], Task[P, R]]:
+        """Register a function as a task and fire it on a schedule (see ``jetjobs scheduler``).
+
+        Schedule options: ``tz``, ``jitter_s``, ``exclusive``, ``misfire`` ("skip" | "once" |
+        "all"), ``misfire_grace_s``, ``timeout_s`` and ``max_retries`` (per fire), ``priority``;
+        every other keyword (``queue``, ``retry_*``...) goes to ``@app.task``. A bad cron
+        expression or time zone raises ConfigError here, not at 2 a.m.
+
+        Example::
+
+            @app.periodic(cron="0 8 * * 1-5", tz="America/New_York", jitter_s=30, exclusive=True)
+            async def weekday_report() -> None: ...
+        """
+        fields = {k: options.pop(k) for k in _SCHEDULE_FIELDS if k in options}
+        if "timeout_s" in options:
+            fields.setdefault("timeout_s", options["timeout_s"])
+
+        def register(fn: Callable[P, R]) -> Task[P, R]:
+            task: Task[P, R] = self._register(fn, **options)  # type: ignore[assignment]
+            self.schedules.declare(
+                task.name, name=name, cron=cron, every=every, schedule=schedule, args=args, kwargs=kwargs, **fields
+            )
+            return task
+
+        return register
+
+    def register_periodic(
+        self, task: str, *, schedule: str | timedelta | None = None, name: str | None = None, **fields: Any
+    ) -> None:
+        """Fire a task (registered here or, with ``queue=``, in another service) on a schedule.
+
+        Example::
+
+            app.register_periodic("reports.daily_cleanup", schedule=crontab(hour=2, minute=0),
+                                  queue="maintenance", args=["full"])
+            app.register_periodic("monitoring.health_check", schedule=timedelta(minutes=5))
+        """
+        self.schedules.declare(task, name=name, schedule=schedule, **fields)
+
+    def bulk_register_periodic(
+        self, entries: Iterable[tuple[str, str | timedelta, Sequence[Any]]], **fields: Any
+    ) -> None:
+        """``register_periodic`` for many ``(task, schedule, args)`` entries sharing ``fields``."""
+        for task, schedule, args in entries:
+            self.register_periodic(task, schedule=schedule, args=list(args), **fields)
+
+    def periodic_tasks(self) -> dict[str, dict[str, Any]]:
+        """Code schedules: name -> task, schedule, args, kwargs, queue and next fire."""
+        return self.schedules.describe()
 
     def task_specs(self) -> list[TaskSpec]:
         """Every registered task with its queue and settings, sorted by name."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 
-from ._names import Priority
-from ._retry import RetryPolicy
+from ._names import Priority, check_priority, check_queue_name
+from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
+from .errors import ConfigError
 
 if TYPE_CHECKING:
     from ._app import App
@@ -24,6 +25,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 TaskKind = Literal["async", "thread", "process"]
+DEFAULT_QUEUE = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +165,65 @@ def task_kind(fn: Callable[..., Any], cpu_bound: bool) -> TaskKind:
     if cpu_bound:
         return "process"
     return "async" if is_async else "thread"
+
+
+def make_task(
+    app: App,
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    queue: str = DEFAULT_QUEUE,
+    priority: Priority = "normal",
+    max_retries: int = 3,
+    retry_backoff: Backoff = "exponential",
+    retry_delay_s: float = 1.0,
+    retry_max_delay_s: float = 300.0,
+    retry_factor: float = 2.0,
+    retry_jitter: bool = True,
+    retry_for: tuple[type[BaseException], ...] = (Exception,),
+    timeout_s: float | None = None,
+    store_result: bool = True,
+    cpu_bound: bool = False,
+    description: str | None = None,
+    version: str | None = None,
+    middleware: Sequence[Middleware] = (),
+    hooks: Sequence[Hooks] = (),
+) -> Task[..., Any]:
+    """Validate a task declaration and build its Task (see ``App.task`` for the options)."""
+    task_name = name or fn.__name__
+    if not task_name or any(c.isspace() for c in task_name):
+        raise ConfigError(f"invalid task name {task_name!r}")
+    check_queue_name(queue)
+    check_priority(priority)
+    if timeout_s is not None and not timeout_s > 0:
+        raise ConfigError(f"task {task_name!r}: timeout_s must be > 0")
+    if not isinstance(retry_for, tuple):
+        retry_for = tuple(retry_for) if isinstance(retry_for, Iterable) else (retry_for,)
+    kind = task_kind(fn, cpu_bound)
+    if cpu_bound and inspect.iscoroutinefunction(fn):
+        raise ConfigError(f"task {task_name!r}: cpu_bound tasks must be plain (non-async) functions")
+    if cpu_bound and fn.__module__ == "__main__":
+        raise ConfigError(f"task {task_name!r}: cpu_bound tasks must live in an importable module, not __main__")
+    doc = inspect.getdoc(fn) or ""
+    spec = TaskSpec(
+        name=task_name,
+        queue=queue,
+        priority=priority,
+        retry=RetryPolicy(
+            max_retries=max_retries,
+            backoff=retry_backoff,
+            delay_s=retry_delay_s,
+            max_delay_s=retry_max_delay_s,
+            factor=retry_factor,
+            jitter=retry_jitter,
+            retry_for=retry_for,
+        ),
+        timeout_s=timeout_s,
+        store_result=store_result,
+        kind=kind,
+        description=description if description is not None else doc.split("\n", 1)[0],
+        version=version,
+        module=fn.__module__,
+        qualname=fn.__qualname__,
+    )
+    return Task(app, fn, spec, tuple(middleware), tuple(hooks))

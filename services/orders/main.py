@@ -57,7 +57,16 @@ async def run_batch(app: App, count: int, timeout_s: float) -> int:
         job_id="receipt-order-x",
     )
     print("[orders] enqueued a receipt with a template that does not exist", flush=True)
+    survey = await app.enqueue(
+        "send_email",
+        kwargs={"to": CUSTOMERS[0], "subject": "How was your order?"},
+        queue="notifications",
+        delay_s=3,
+    )
+    print(f"[orders] scheduled a survey email {survey.id} in 3 s (status: {(await survey.status()).state})", flush=True)
     outcomes = await asyncio.gather(*(report(job, timeout_s) for job in jobs))
+    sent = await survey.result(timeout_s=timeout_s)
+    print(f"[orders] the delayed survey email went out: {sent}", flush=True)
     return 0 if all(outcomes) else 1
 
 

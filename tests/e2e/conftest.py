@@ -24,8 +24,14 @@ def record_dir(tmp_path: Path) -> Path:
 def start_worker(jetjobs_server: NatsServer, record_dir: Path) -> Iterator[StartWorker]:
     started: list[WorkerProcess] = []
 
-    def start(*args: str, ready: bool = True) -> WorkerProcess:
-        worker = WorkerProcess(jetjobs_server.url, record_dir, *args)
+    def start(
+        *args: str,
+        ready: bool = True,
+        app: str = "tests.apps.e2e:app",
+        role: str = "worker",
+        env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
+        worker = WorkerProcess(jetjobs_server.url, record_dir, *args, app=app, role=role, env=env)
         started.append(worker)
         return worker.wait_ready() if ready else worker
 

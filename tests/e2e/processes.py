@@ -24,15 +24,24 @@ class Event:
 
 
 class WorkerProcess:
-    """``jetjobs worker <app>`` in its own process, with its log in ``log_path``."""
+    """``jetjobs <role> <app>`` (a worker by default) in its own process, with its log in ``log_path``."""
 
-    def __init__(self, nats_url: str, record_dir: Path, *args: str, app: str = "tests.apps.e2e:app") -> None:
+    def __init__(
+        self,
+        nats_url: str,
+        record_dir: Path,
+        *args: str,
+        app: str = "tests.apps.e2e:app",
+        role: str = "worker",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = record_dir / f"worker-{time.monotonic_ns()}.stderr"
+        extra = env or {}
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("JETJOBS_")}
-        env.update(JETJOBS_NATS_URL=nats_url, E2E_RECORD_DIR=str(record_dir), PYTHONPATH=ROOT)
+        env.update(JETJOBS_NATS_URL=nats_url, E2E_RECORD_DIR=str(record_dir), PYTHONPATH=ROOT, **extra)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jetjobs", "worker", app, *args],
+                [sys.executable, "-m", "jetjobs", role, app, *args],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -49,7 +58,7 @@ class WorkerProcess:
     def wait_ready(self, timeout_s: float = 20.0) -> WorkerProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if " ready: queues " in self.log():
+            if " ready: " in self.log():
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")

@@ -18,5 +18,7 @@ def test_demo_runs_and_reports_retries_and_the_dead_letter() -> None:
     assert result.returncode == 0, out + result.stderr
     assert "charge-order-3: charged 5.75 EUR after 3 attempts" in out
     assert out.count("[orders] charge-order-") == 14
+    assert "the delayed survey email went out" in out
+    assert "reconcile_payments" in out.split("jetjobs schedules list")[1]
     assert "receipt-order-x" in out.split("jetjobs dlq list")[1]  # the poison job is in the DLQ
     assert out.rstrip().endswith("==== demo finished ====")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .._logging import configure_logging
 from ..errors import JetjobsError
-from . import _jobs, _ops, _services
+from . import _jobs, _ops, _schedules, _services
 
 log = logging.getLogger("jetjobs.cli")
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=["text", "json"], help="default: JETJOBS_LOG_FORMAT or text")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _services.add_parsers(sub)
+    _schedules.add_parsers(sub)
     _jobs.add_parsers(sub)
     _ops.add_parsers(sub)
     return parser

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from .._app import App
+from ..scheduler import Scheduler
 from ..testing import NatsServer
 from ..worker import Worker
 from ._common import apply_nats_url, load_app
@@ -22,8 +23,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     dev = sub.add_parser(
         "dev",
-        help="embedded nats-server + worker, for a laptop",
-        description="Start nats-server (data kept in --data-dir) and a worker in one process.",
+        help="embedded nats-server + worker + scheduler, for a laptop",
+        description="Start nats-server (data kept in --data-dir), a worker and the scheduler in one process.",
     )
     dev.add_argument("app", help="module:attribute of the App")
     dev.add_argument("--data-dir", default=".jetjobs/nats", help="JetStream store (default: %(default)s)")
@@ -73,6 +74,27 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return asyncio.run(run_worker(app, args))
 
 
+async def run_dev(app: App, args: argparse.Namespace) -> int:
+    queues = _queues(args.queues)
+    worker = Worker(
+        app, queues=queues, concurrency=args.concurrency, shutdown_grace_s=args.shutdown_grace_s, close_app=False
+    )
+    scheduler = Scheduler(app, close_app=False)
+
+    def stop() -> None:
+        scheduler.request_stop()
+        worker.request_stop()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    try:
+        await asyncio.gather(worker.run(), scheduler.run())
+    finally:
+        await app.close()
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     server = NatsServer(store_dir=data_dir, port=args.port)
@@ -84,7 +106,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     os.environ["JETJOBS_NATS_URL"] = server.url
     try:
         app = load_app(args.app)
-        return asyncio.run(run_worker(app, args))
+        return asyncio.run(run_dev(app, args))
     finally:
         server.stop()
 

@@ -69,6 +69,7 @@ class ScheduleDefinition(BaseModel):
     max_retries: int | None = Field(None, ge=0)
     paused: bool = False
     source: Literal["code", "dynamic"] = "dynamic"
+    owner: str | None = Field(None, description="the app that declares a code schedule")
 
     @field_validator("name")
     @classmethod

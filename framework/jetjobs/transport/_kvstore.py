@@ -92,14 +92,18 @@ class KeyValueStore:
 
     async def items(self, prefix: str = "") -> list[Entry]:
         """Every live entry whose key starts with ``prefix`` (``a.`` style prefixes)."""
+        # One ordered consumer over the matching keys (nats-py's keys(filters=...)
+        # matches substrings, not subject wildcards, and needs a get per key).
         kv = await self._handle()
-        pattern = f"{prefix}>" if prefix else ">"
+        watcher = await kv.watch(f"{prefix}>" if prefix else ">", ignore_deletes=True)
+        entries = []
         try:
-            keys = await kv.keys(filters=[pattern])
-        except nats.js.errors.NoKeysError:
-            return []
-        entries = [await self.get(key) for key in keys]
-        return [e for e in entries if e is not None]
+            while (entry := await watcher.updates(timeout=self._conn.settings.request_timeout_s)) is not None:  # type: ignore[no-untyped-call]
+                if entry.value and entry.operation not in _DELETED:
+                    entries.append(Entry(entry.key, entry.value, int(entry.revision or 0)))
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return entries
 
     async def watch(self, pattern: str = ">") -> AsyncGenerator[Entry, None]:
         """Yield the current value of each key matching ``pattern`` (a key, or ``prefix.>``),

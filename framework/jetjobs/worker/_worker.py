@@ -46,8 +46,10 @@ class Worker:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
         shutdown_grace_s: float | None = None,
+        close_app: bool = True,
     ) -> None:
         self.app = app
+        self._close_app = close_app
         self.queues = list(queues) if queues else app.queue_names()
         if not self.queues:
             raise ConfigError(f"app {app.name!r} has no tasks and no queues: nothing to work on")
@@ -238,7 +240,8 @@ class Worker:
             await fetcher.close()
         self.fetchers.clear()
         self._helpers.clear()
-        await self.app.close()
+        if self._close_app:
+            await self.app.close()
         if self._processes is not None:
             await self._processes.close()
         if self._threads is not None:

@@ -1,0 +1,207 @@
+"""Schedule commands: ``scheduler`` (the service), ``schedules ...`` and ``cancel``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import signal
+from datetime import timedelta
+from typing import Any
+
+from .._app import App
+from .._wire import to_iso
+from ..errors import ConfigError
+from ..scheduler import Scheduler
+from ._common import apply_nats_url, cli_app, load_app, parse_json_arg, print_json, print_table
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90' or '90s', '5m', '1h30m', '2d' -> timedelta.
+
+    >>> parse_duration("1h30m")
+    datetime.timedelta(seconds=5400)
+    """
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return timedelta(seconds=float(value))
+    match = _DURATION.fullmatch(value)
+    if not value or match is None or not any(match.groups()):
+        raise ConfigError(f"invalid duration {text!r}: use e.g. 30s, 5m, 1h30m or 2d")
+    days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    service = sub.add_parser("scheduler", help="run the scheduler service", description="Fire periodic schedules.")
+    service.add_argument("app", help="module:attribute of the App")
+    service.add_argument("--metrics-port", type=int, help="port of /metrics, /healthz and /readyz")
+    service.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
+    service.set_defaults(func=cmd_scheduler)
+
+    cancel = sub.add_parser("cancel", help="cancel a delayed job before it fires", description="Cancel a job.")
+    cancel.add_argument("job_id")
+    _common(cancel)
+    cancel.set_defaults(func=cmd_cancel)
+
+    schedules = sub.add_parser("schedules", help="list and change schedules at runtime", description="Schedules.")
+    actions = schedules.add_subparsers(
+        dest="schedules_command", required=True, metavar="{list,add,pause,resume,remove,run-now}"
+    )
+    listing = actions.add_parser("list", help="every schedule with its last and next fire")
+    _common(listing)
+    listing.set_defaults(func=cmd_list)
+    add = actions.add_parser("add", help="add a schedule (all scheduler replicas pick it up)")
+    add.add_argument("name")
+    add.add_argument("--task", required=True, help="task name")
+    when = add.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help="5 fields, or 6 with seconds first, e.g. '*/10 * * * * *'")
+    when.add_argument("--every", help="interval: 30s, 5m, 1h30m...")
+    add.add_argument("--tz", default="UTC", help="IANA time zone of the cron expression")
+    add.add_argument("--args", help="positional arguments as a JSON array")
+    add.add_argument("--kwargs", help="keyword arguments as a JSON object")
+    add.add_argument("--queue", help="queue of the task (required unless --app registers it)")
+    add.add_argument("--priority", choices=["high", "normal", "low"])
+    add.add_argument("--jitter-s", type=float, default=0.0)
+    add.add_argument("--exclusive", action="store_true", help="skip a fire while the previous run is not finished")
+    add.add_argument("--misfire", choices=["skip", "once", "all"], default="skip")
+    add.add_argument("--timeout-s", type=float)
+    add.add_argument("--max-retries", type=int)
+    add.add_argument("--replace", action="store_true", help="replace an existing dynamic schedule")
+    _common(add)
+    add.set_defaults(func=cmd_add)
+    for action, helptext in (
+        ("pause", "stop firing"),
+        ("resume", "fire again"),
+        ("remove", "delete a dynamic schedule"),
+        ("run-now", "enqueue one job of it now"),
+    ):
+        parser = actions.add_parser(action, help=helptext)
+        parser.add_argument("name")
+        _common(parser)
+        parser.set_defaults(func=cmd_change, action=action)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app", help="module:attribute of an App (namespace, task validation)")
+    parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _run(args: argparse.Namespace, body: Any) -> int:
+    apply_nats_url(args)
+    app = cli_app(args)
+
+    async def run() -> int:
+        async with app:
+            return int(await body(app))
+
+    return asyncio.run(run())
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    apply_nats_url(args)
+    app = load_app(args.app)
+
+    async def run() -> int:
+        scheduler = Scheduler(app)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, scheduler.request_stop)
+        await scheduler.run()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    async def body(app: App) -> int:
+        if await app.cancel(args.job_id):
+            print(f"cancelled {args.job_id}")
+            return 0
+        state = (await app.status(args.job_id)).state.value
+        print(f"job {args.job_id} is {state}: only a delayed job that has not fired can be cancelled")
+        return 1
+
+    return _run(args, body)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    async def body(app: App) -> int:
+        infos = await app.schedules.list()
+        if args.json:
+            print_json(
+                [
+                    {
+                        **i.definition.model_dump(mode="json"),
+                        "last_fire": to_iso(i.last_fire) if i.last_fire else None,
+                        "next_fire": to_iso(i.next_fire) if i.next_fire else None,
+                        "last_job_id": i.last_job_id,
+                    }
+                    for i in infos
+                ]
+            )
+            return 0
+        rows = [
+            (
+                i.definition.name,
+                i.definition.task,
+                i.definition.queue,
+                i.definition.describe(),
+                i.definition.source,
+                "paused" if i.definition.paused else "active",
+                to_iso(i.last_fire) if i.last_fire else None,
+                to_iso(i.next_fire) if i.next_fire else None,
+            )
+            for i in infos
+        ]
+        print_table(("NAME", "TASK", "QUEUE", "SCHEDULE", "SOURCE", "STATE", "LAST FIRE", "NEXT FIRE"), rows)
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    fields: dict[str, Any] = {
+        "tz": args.tz,
+        "queue": args.queue,
+        "priority": args.priority,
+        "jitter_s": args.jitter_s,
+        "exclusive": args.exclusive,
+        "misfire": args.misfire,
+        "timeout_s": args.timeout_s,
+        "max_retries": args.max_retries,
+        "kwargs": parse_json_arg(args.kwargs, "--kwargs", dict),
+    }
+    call_args = parse_json_arg(args.args, "--args", list)
+    every = parse_duration(args.every) if args.every else None
+
+    async def body(app: App) -> int:
+        definition = await app.schedules.add(
+            args.name, args.task, cron=args.cron, every=every, args=call_args, replace=args.replace, **fields
+        )
+        print(f"added schedule {definition.name}: {definition.task} {definition.describe()}")
+        return 0
+
+    return _run(args, body)
+
+
+def cmd_change(args: argparse.Namespace) -> int:
+    async def body(app: App) -> int:
+        if args.action == "pause":
+            await app.schedules.pause(args.name)
+            print(f"paused {args.name}")
+        elif args.action == "resume":
+            await app.schedules.resume(args.name)
+            print(f"resumed {args.name}")
+        elif args.action == "remove":
+            await app.schedules.remove(args.name)
+            print(f"removed {args.name}")
+        else:
+            job = await app.schedules.run_now(args.name)
+            print(f"enqueued {job.id} on {job.queue}")
+        return 0
+
+    return _run(args, body)
