@@ -185,9 +185,13 @@ class App:
 
         def register(fn: Callable[P, R]) -> Task[P, R]:
             task: Task[P, R] = self._register(fn, **options)  # type: ignore[assignment]
-            self.schedules.declare(
-                task.name, name=name, cron=cron, every=every, schedule=schedule, args=args, kwargs=kwargs, **fields
-            )
+            try:
+                self.schedules.declare(
+                    task.name, name=name, cron=cron, every=every, schedule=schedule, args=args, kwargs=kwargs, **fields
+                )
+            except ConfigError:
+                del self.tasks[task.name]  # a rejected schedule leaves nothing behind
+                raise
             return task
 
         return register

@@ -38,6 +38,8 @@ class JobContext:
     headers: Mapping[str, str] = field(default_factory=dict)
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    subject: str = ""
+    consumer: str = ""
 
     @property
     def is_last_attempt(self) -> bool:

@@ -24,7 +24,7 @@ _MAX_STEPS = 10_000
 def next_fire(spec: ScheduleDefinition, after: datetime) -> datetime:
     """The first fire strictly after ``after`` (aware), in UTC."""
     if spec.every_s is not None:
-        anchor = spec.start_at or EPOCH
+        anchor = (spec.start_at or EPOCH).astimezone(UTC)  # real-time steps, even across DST
         if after < anchor:
             return anchor.astimezone(UTC)
         steps = math.floor((after - anchor).total_seconds() / spec.every_s) + 1
@@ -77,7 +77,7 @@ def fire_job_id(name: str, fire: datetime) -> str:
 
 def _backwards(spec: ScheduleDefinition, now: datetime) -> Iterator[datetime]:
     if spec.every_s is not None:
-        anchor = spec.start_at or EPOCH
+        anchor = (spec.start_at or EPOCH).astimezone(UTC)  # real-time steps, even across DST
         if now < anchor:
             return
         step = math.floor((now - anchor).total_seconds() / spec.every_s)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._names import Priority
@@ -58,13 +58,13 @@ class ScheduleDefinition(BaseModel):
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     cron: str | None = None
-    every_s: float | None = Field(None, ge=1)
+    every_s: float | None = Field(None, ge=1, allow_inf_nan=False)
     start_at: datetime | None = None
     tz: str = "UTC"
-    jitter_s: float = Field(0.0, ge=0)
+    jitter_s: float = Field(0.0, ge=0, allow_inf_nan=False)
     exclusive: bool = False
     misfire: Misfire = "skip"
-    misfire_grace_s: float = Field(60.0, ge=0)
+    misfire_grace_s: float = Field(60.0, ge=0, allow_inf_nan=False)
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
     paused: bool = False
@@ -122,6 +122,10 @@ def check_cron(expression: str) -> str:
         raise ValueError(f"cron {expression!r} must have 5 fields (or 6 with seconds first)")
     if not croniter.is_valid(expression, second_at_beginning=len(fields) == 6):
         raise ValueError(f"invalid cron expression {expression!r}")
+    try:  # e.g. "0 0 31 2 *" is well-formed but can never fire
+        croniter(expression, EPOCH, second_at_beginning=len(fields) == 6).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"cron expression {expression!r} never fires") from None
     return expression
 
 

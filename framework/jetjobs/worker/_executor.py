@@ -109,6 +109,8 @@ class Executor:
             headers=delivery.headers,
             args=tuple(args),
             kwargs=kwargs,
+            subject=delivery.subject,
+            consumer=delivery.consumer,
         )
         record = StatusRecord(headers.job_id, task.name, queue, priority, headers.enqueued_at or None)
         return Prepared(delivery, task, ctx, record, policy)

@@ -122,7 +122,7 @@ class ProcessPool:
 
 
 def _context_fields(ctx: JobContext) -> dict[str, Any]:
-    fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name not in ("args", "kwargs")}
+    fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name not in ("args", "kwargs")}  # JSON
     fields["metadata"] = dict(ctx.metadata)
     fields["headers"] = dict(ctx.headers)
     return fields

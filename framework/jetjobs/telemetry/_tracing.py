@@ -1,0 +1,170 @@
+"""One trace per job across services (OpenTelemetry messaging conventions).
+
+* ``send jobs.<queue>`` (PRODUCER) at every enqueue and schedule fire, injected
+  into the message as W3C ``traceparent``/``tracestate`` headers;
+* ``process <task>`` (CONSUMER) per attempt, whose parent is the context taken
+  from the message, so retries are siblings in the enqueuer's trace and a job
+  enqueued inside a job continues the same trace;
+* the retry decision and dead-lettering are events of the attempt's span.
+
+Built on the public API: a producer interceptor, a Middleware (opens the span
+around the task) and Hooks (record the outcome and end the span after settling).
+Nothing is created unless an OpenTelemetry SDK tracer provider is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from .._context import JobContext
+from .._hooks import Hooks
+from .._middleware import CallNext
+from .._outcome import ErrorInfo
+from .._producer import Outgoing
+
+_TRACER = "jetjobs"
+SYSTEM = "nats"
+
+
+def enabled() -> bool:
+    """True when an SDK tracer provider is installed (otherwise the API is a no-op)."""
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+
+
+def _tracer() -> trace.Tracer:
+    return trace.get_tracer(_TRACER)
+
+
+@contextlib.contextmanager
+def trace_publish(job: Outgoing) -> Iterator[None]:
+    """Producer interceptor: a PRODUCER span around the publish, its context in the headers."""
+    if not enabled():
+        yield
+        return
+    attributes = {
+        "messaging.system": SYSTEM,
+        "messaging.operation.name": "send",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": job.subject,
+        "messaging.message.id": job.job_id,
+        "jetjobs.job.id": job.job_id,
+        "jetjobs.task": job.task,
+        "jetjobs.queue": job.queue,
+        "jetjobs.priority": job.priority,
+    }
+    schedule = job.headers.get("Jetjobs-Meta-schedule")
+    if schedule:
+        attributes["jetjobs.schedule"] = schedule
+    with _tracer().start_as_current_span(f"send jobs.{job.queue}", kind=SpanKind.PRODUCER, attributes=attributes):
+        propagate.inject(job.headers)
+        yield
+
+
+class _OpenSpans:
+    """Spans of attempts in progress, by (job id, attempt): the middleware opens, a hook ends."""
+
+    def __init__(self) -> None:
+        self._spans: dict[tuple[str, int], Span] = {}
+
+    def put(self, job: JobContext, span: Span) -> None:
+        self._spans[(job.id, job.attempt)] = span
+
+    def pop(self, job: JobContext) -> Span | None:
+        return self._spans.pop((job.id, job.attempt), None)
+
+
+_open = _OpenSpans()
+
+
+def _process_span(job: JobContext) -> Span:
+    context = propagate.extract(dict(job.headers))
+    return _tracer().start_span(
+        f"process {job.task}",
+        context=context,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": SYSTEM,
+            "messaging.operation.name": "process",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": job.subject,
+            "messaging.consumer.group.name": job.consumer,
+            "messaging.message.id": job.id,
+            "messaging.nats.num_delivered": job.attempt,
+            "jetjobs.job.id": job.id,
+            "jetjobs.task": job.task,
+            "jetjobs.queue": job.queue,
+            "jetjobs.attempt": job.attempt,
+            "jetjobs.max_attempts": job.max_attempts,
+        },
+    )
+
+
+class TracingMiddleware:
+    """Opens ``process <task>`` around each attempt, current while the task runs."""
+
+    async def __call__(self, job: JobContext, call_next: CallNext) -> Any:
+        span = _process_span(job)
+        _open.put(job, span)
+        with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            try:
+                return await call_next()
+            except BaseException as exc:
+                span.record_exception(exc)
+                if not isinstance(exc, Exception):  # cancelled (shutdown): no hook will end it
+                    _open.pop(job)
+                    span.set_attribute("jetjobs.outcome", "requeued")
+                    span.end()
+                raise
+
+
+class TracingHooks(Hooks):
+    """Records the outcome on the attempt's span and ends it."""
+
+    def on_success(self, job: JobContext, result_json: bytes) -> None:
+        span = _open.pop(job)
+        if span is not None:
+            span.set_attribute("jetjobs.outcome", "succeeded")
+            span.set_status(Status(StatusCode.OK))
+            span.end()
+
+    def on_retry(self, job: JobContext, error: ErrorInfo, delay_s: float) -> None:
+        span = _open.pop(job)
+        if span is not None:
+            attributes = {"error.type": error.type, "exception.message": error.message}
+            span.add_event("jetjobs.retry", {**attributes, "jetjobs.retry.delay_s": delay_s})
+            _fail(span, "retried", error)
+
+    def on_failure(self, job: JobContext, error: ErrorInfo, state: str) -> None:
+        # A message that could not even be decoded never ran: give it a span of its own.
+        span = _open.pop(job) or _process_span(job)
+        attributes = {"jetjobs.state": state, "error.type": error.type, "exception.message": error.message}
+        span.add_event("jetjobs.dead_letter", {**attributes, "jetjobs.attempt": job.attempt})
+        _fail(span, state, error)
+
+    def on_cancel(self, job: JobContext, reason: str) -> None:
+        span = _open.pop(job)
+        if span is not None:
+            span.add_event("jetjobs.cancel", {"jetjobs.reason": reason})
+            span.set_attribute("jetjobs.outcome", "cancelled")
+            span.end()
+
+
+def _fail(span: Span, outcome: str, error: ErrorInfo) -> None:
+    span.set_attribute("jetjobs.outcome", outcome)
+    span.set_attribute("error.type", error.type)
+    span.set_status(Status(StatusCode.ERROR, f"{error.type}: {error.message}"[:500]))
+    span.end()
+
+
+def log_fields() -> dict[str, str]:
+    """trace_id and span_id of the current span, for structured logs."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
