@@ -9,7 +9,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
-from . import transport
+from . import telemetry, transport
 from ._dead_letters import DeadLetters
 from ._hooks import Hooks
 from ._job import Job
@@ -17,7 +17,7 @@ from ._middleware import Middleware
 from ._names import Priority, check_queue_name
 from ._outcome import ErrorInfo
 from ._producer import Producer
-from ._retry import Backoff
+from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo, JobState, StatusRecord, decode_status
 from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
@@ -84,6 +84,7 @@ class App:
         self.producer = Producer(self)
         self.dead_letters = DeadLetters(self)
         self.schedules = Schedules(self)
+        telemetry.instrument(self)
 
     def __repr__(self) -> str:
         return f"<App {self.name} tasks={len(self.tasks)}>"
@@ -284,10 +285,12 @@ class App:
         """Every task's attempts (plus slack for interrupted deliveries) must fit max_deliveries."""
         cfg = self.queue_config(queue)
         for task in self.tasks.values():
-            if task.spec.queue == queue and task.spec.retry.max_attempts + 2 >= cfg.max_deliveries:
+            deliveries = task.spec.retry.max_attempts + LOST_DELIVERY_SLACK
+            if task.spec.queue == queue and deliveries >= cfg.max_deliveries:
                 raise ConfigError(
-                    f"task {task.name!r} may run {task.spec.retry.max_attempts} times but queue {queue!r} "
-                    f"allows {cfg.max_deliveries} deliveries; raise the queue's max_deliveries"
+                    f"task {task.name!r} needs up to {deliveries} deliveries ({task.spec.retry.max_attempts} attempts "
+                    f"+ {LOST_DELIVERY_SLACK} for interrupted ones) but queue {queue!r} has max_deliveries="
+                    f"{cfg.max_deliveries}; raise the queue's max_deliveries above {deliveries}"
                 )
             if task.spec.queue == queue and task.spec.priority not in cfg.priorities:
                 raise ConfigError(f"task {task.name!r} uses priority {task.spec.priority!r}, not offered by {queue!r}")

@@ -16,7 +16,7 @@ log = logging.getLogger("jetjobs.hooks")
 class Hooks:
     """Subclass and override what you need; every method may be sync or async.
 
-    ``on_success`` gets the JSON-decoded result only when the task stores results.
+    ``on_success`` gets the JSON-encoded result (``b"null"`` when the task does not store results).
 
     Example::
 

@@ -19,6 +19,8 @@ _QUEUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _NAMESPACE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9_=-]+(\.[A-Za-z0-9_=-]+)*$")
 JOB_ID_MAX = 200
+# Subject roots of the default namespace: a namespace with one of these names would overlap them.
+_RESERVED_NAMESPACES = frozenset({"jobs", "dlq", "delayed"})
 
 
 def check_queue_name(name: str) -> str:
@@ -35,6 +37,8 @@ def check_namespace(name: str) -> str:
     """Return ``name`` if it is a valid namespace ('' means none), else raise ConfigError."""
     if name and not _NAMESPACE_RE.fullmatch(name):
         raise ConfigError(f"invalid namespace {name!r}: use lower-case letters, digits and '-' (at most 32 characters)")
+    if name in _RESERVED_NAMESPACES:
+        raise ConfigError(f"namespace {name!r} is reserved: its subjects would mix with the default namespace's")
     return name
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import transport
 from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
+from ._retry import LOST_DELIVERY_SLACK
 from ._status import JobState, StatusRecord
 from ._wire import JobHeaders, encode_body, now_iso, to_iso
 from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
@@ -112,8 +113,15 @@ class Producer:
             )
         if options.timeout_s is not None and not options.timeout_s > 0:
             raise InvalidPayload("timeout_s must be > 0")
-        if options.max_retries is not None and options.max_retries < 0:
-            raise InvalidPayload("max_retries must be >= 0")
+        if options.max_retries is not None:
+            if options.max_retries < 0:
+                raise InvalidPayload("max_retries must be >= 0")
+            allowed = self._app.queue_config(queue).max_deliveries - 1 - LOST_DELIVERY_SLACK
+            if options.max_retries + 1 > allowed:
+                raise InvalidPayload(
+                    f"max_retries={options.max_retries} does not fit queue {queue!r}: at most {allowed - 1} "
+                    "(raise the queue's max_deliveries)"
+                )
         now = datetime.now(UTC)
         due = due_time(options.delay_s, options.eta, now)
         enqueued_at = to_iso(now)

@@ -12,6 +12,10 @@ from .errors import ConfigError
 
 Backoff = Literal["exponential", "linear", "fixed"]
 
+# Deliveries beyond a job's attempts that a worker still runs: an attempt cut short
+# by a worker restart (nak on shutdown) or a lost worker also counts as a delivery.
+LOST_DELIVERY_SLACK = 2
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:

@@ -26,6 +26,7 @@ class Signature:
         self.name = name
         self._sig = inspect.signature(fn)
         self._params = list(self._sig.parameters.values())
+        self.parameter_names = frozenset(self._sig.parameters)
         try:
             hints = typing.get_type_hints(fn)
         except Exception as exc:

@@ -228,3 +228,20 @@ async def test_cpu_bound_errors_apply_retry_for_across_the_process_boundary(
     assert type(outcome) is expected
     assert outcome.error.type == error_type  # type: ignore[union-attr]
     assert outcome.error.message == f"{kind} from child"  # type: ignore[union-attr]
+
+
+async def test_run_job_takes_explicit_arguments_and_run_task_refuses_clashing_names() -> None:
+    from jetjobs import App, Succeeded
+    from jetjobs.errors import ConfigError
+    from jetjobs.testing import run_job
+
+    app = App("clash", nats_url="nats://127.0.0.1:1")
+
+    @app.task(queue="q")
+    async def process(job_id: str, attempt: int = 0) -> str:
+        return f"{job_id}/{attempt}"
+
+    with pytest.raises(ConfigError, match="use run_job"):
+        await run_task(process, "upstream-7")
+    outcome = await run_job(process, kwargs={"job_id": "upstream-7", "attempt": 4}, attempt=2)
+    assert outcome == Succeeded(b'"upstream-7/4"')

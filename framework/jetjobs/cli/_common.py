@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import json
 import os
@@ -10,7 +11,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .. import telemetry
 from .._app import App
+from .._logging import configure_logging
 from ..errors import ConfigError
 
 
@@ -27,6 +30,22 @@ def load_app(target: str) -> App:
     app = getattr(module, attribute, None)
     if not isinstance(app, App):
         raise ConfigError(f"{module_name}:{attribute} is not a jetjobs App (found {type(app).__name__})")
+    return app
+
+
+def service_app(args: argparse.Namespace) -> App:
+    """Load the app of a long-running service and set up its logs and OpenTelemetry export.
+
+    Logging follows the app's settings (environment or config file) unless the
+    command line chose; ``--otel`` or ``JETJOBS_OTEL=true`` exports traces and
+    metrics over OTLP as the ``OTEL_*`` variables say.
+    """
+    apply_nats_url(args)
+    app = load_app(args.app)
+    configure_logging(args.log_format or app.settings.log_format, args.log_level or app.settings.log_level)
+    if getattr(args, "otel", False) or app.settings.otel:
+        telemetry.configure(app.name)
+        atexit.register(telemetry.shutdown)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from typing import Any
 
 from ._common import apply_nats_url, cli_app, load_app, parse_json_arg, print_json, print_table
@@ -89,7 +90,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if info.error is not None:
             print(f"  error: {info.error.type}: {info.error.message}")
         if info.result is not None:
-            print(f"  result: {info.result!r}")
+            print(f"  result: {json.dumps(info.result)}")
         return 0
 
     return asyncio.run(run())

@@ -13,7 +13,7 @@ from .._app import App
 from .._wire import to_iso
 from ..errors import ConfigError
 from ..scheduler import Scheduler
-from ._common import apply_nats_url, cli_app, load_app, parse_json_arg, print_json, print_table
+from ._common import apply_nats_url, cli_app, parse_json_arg, print_json, print_table, service_app
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -38,6 +38,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     service = sub.add_parser("scheduler", help="run the scheduler service", description="Fire periodic schedules.")
     service.add_argument("app", help="module:attribute of the App")
     service.add_argument("--metrics-port", type=int, help="port of /metrics, /healthz and /readyz")
+    service.add_argument("--otel", action="store_true", help="export traces and metrics over OTLP (OTEL_* settings)")
     service.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
     service.set_defaults(func=cmd_scheduler)
 
@@ -102,11 +103,10 @@ def _run(args: argparse.Namespace, body: Any) -> int:
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    apply_nats_url(args)
-    app = load_app(args.app)
+    app = service_app(args)
 
     async def run() -> int:
-        scheduler = Scheduler(app)
+        scheduler = Scheduler(app, metrics_port=args.metrics_port)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, scheduler.request_stop)

@@ -12,7 +12,7 @@ from .._app import App
 from ..scheduler import Scheduler
 from ..testing import NatsServer
 from ..worker import Worker
-from ._common import apply_nats_url, load_app
+from ._common import apply_nats_url, load_app, service_app
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,6 +46,7 @@ def _worker_options(parser: argparse.ArgumentParser, *, with_url: bool = True) -
     parser.add_argument("--concurrency", type=int, help="jobs run at once per queue (default: each queue's setting)")
     parser.add_argument("--shutdown-grace-s", type=float, help="time running jobs get on SIGTERM (default 25)")
     parser.add_argument("--metrics-port", type=int, help="port of /metrics, /healthz and /readyz")
+    parser.add_argument("--otel", action="store_true", help="export traces and metrics over OTLP (OTEL_* settings)")
     if with_url:
         parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
 
@@ -60,6 +61,7 @@ async def run_worker(app: App, args: argparse.Namespace) -> int:
         queues=_queues(args.queues),
         concurrency=args.concurrency,
         shutdown_grace_s=args.shutdown_grace_s,
+        metrics_port=args.metrics_port,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -69,15 +71,18 @@ async def run_worker(app: App, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    apply_nats_url(args)
-    app = load_app(args.app)
-    return asyncio.run(run_worker(app, args))
+    return asyncio.run(run_worker(service_app(args), args))
 
 
 async def run_dev(app: App, args: argparse.Namespace) -> int:
     queues = _queues(args.queues)
     worker = Worker(
-        app, queues=queues, concurrency=args.concurrency, shutdown_grace_s=args.shutdown_grace_s, close_app=False
+        app,
+        queues=queues,
+        concurrency=args.concurrency,
+        shutdown_grace_s=args.shutdown_grace_s,
+        metrics_port=args.metrics_port,
+        close_app=False,
     )
     scheduler = Scheduler(app, close_app=False)
 
@@ -105,8 +110,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     )
     os.environ["JETJOBS_NATS_URL"] = server.url
     try:
-        app = load_app(args.app)
-        return asyncio.run(run_dev(app, args))
+        return asyncio.run(run_dev(service_app(args), args))
     finally:
         server.stop()
 

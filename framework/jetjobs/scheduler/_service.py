@@ -20,6 +20,7 @@ from .. import transport
 from .._status import decode_status
 from .._wire import parse_iso, to_iso
 from ..errors import JetjobsError
+from ..telemetry import ServiceRuntime, metrics
 from ._fire import fire_job_id, jitter_offset, next_fire, previous_fires, to_publish
 from ._registry import DEF, STATE, fire_request
 from ._spec import ScheduleDefinition
@@ -41,9 +42,11 @@ class Scheduler:
         await scheduler.run()     # until scheduler.request_stop()
     """
 
-    def __init__(self, app: App, *, close_app: bool = True) -> None:
+    def __init__(self, app: App, *, metrics_port: int | None = None, close_app: bool = True) -> None:
         self.app = app
         self._close_app = close_app
+        port = metrics_port if metrics_port is not None else app.settings.metrics_port
+        self.runtime = ServiceRuntime(app, port=port, ready=lambda: self.ready)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -78,6 +81,7 @@ class Scheduler:
         for entry in await self._store.items():
             self._apply(entry)
         self._watch = asyncio.create_task(self._follow(), name="jetjobs-schedules-watch")
+        await self.runtime.start()
         log.info(
             "scheduler of %s ready: %d code and %d dynamic schedules",
             self.app.name,
@@ -87,6 +91,7 @@ class Scheduler:
         self.started.set()
 
     async def shutdown(self) -> None:
+        await self.runtime.stop()
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -182,7 +187,9 @@ class Scheduler:
         job_id = fire_job_id(name, fire)
         job = await self.app.enqueue_request(fire_request(definition, job_id, fire))
         self._last_job[name] = job_id
-        self.fired += 0 if job.duplicate else 1
+        if not job.duplicate:
+            self.fired += 1
+            metrics.schedule_fires.inc((name,))
         log.debug("schedule %s fired %s as job %s%s", name, to_iso(fire), job_id, " (dup)" if job.duplicate else "")
 
     async def _previous_still_running(self, name: str) -> bool:

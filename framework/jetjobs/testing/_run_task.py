@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -11,6 +11,7 @@ from .._names import Priority
 from .._outcome import Outcome
 from .._task import Task
 from .._wire import JobHeaders, encode_body, now_iso
+from ..errors import ConfigError
 from ..transport import Delivery
 from ..worker._executor import Executor, Prepared
 from ..worker._procpool import ProcessPool
@@ -32,6 +33,9 @@ class MemoryDelivery:
         self.settled = False
 
 
+_OPTIONS = ("attempt", "job_id", "priority", "metadata", "timeout_s")
+
+
 async def run_task(
     task: Task[..., Any],
     *args: Any,
@@ -46,14 +50,43 @@ async def run_task(
 
     Arguments are validated and JSON-encoded as at enqueue, then decoded and
     validated again; middleware, timeouts, the thread/process pools and the retry
-    decision are the real ones. ``attempt`` simulates a redelivery.
+    decision are the real ones. ``attempt`` simulates a redelivery. A task with
+    a parameter named like one of these options is run with :func:`run_job`.
 
     Example::
 
         outcome = await run_task(send_email, "a@example.com", subject="hi", attempt=3)
         assert isinstance(outcome, RetryLater)
     """
-    wire_args, wire_kwargs = task.signature.encode_call(args, kwargs)
+    clash = [name for name in _OPTIONS if name in task.signature.parameter_names]
+    if clash:
+        raise ConfigError(
+            f"task {task.name!r} has parameters named like run_task's options ({', '.join(clash)}); "
+            "use run_job(task, args=..., kwargs=..., attempt=...)"
+        )
+    return await run_job(
+        task, args, kwargs, attempt=attempt, job_id=job_id, priority=priority, metadata=metadata, timeout_s=timeout_s
+    )
+
+
+async def run_job(
+    task: Task[..., Any],
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    attempt: int = 1,
+    job_id: str = "test-job",
+    priority: Priority | None = None,
+    metadata: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> Outcome:
+    """:func:`run_task` with the task's arguments given explicitly (no name clashes).
+
+    Example::
+
+        outcome = await run_job(process, kwargs={"job_id": "upstream-7"}, attempt=2)
+    """
+    wire_args, wire_kwargs = task.signature.encode_call(tuple(args), dict(kwargs or {}))
     headers = JobHeaders(
         job_id=job_id,
         task=task.name,

@@ -98,7 +98,8 @@ async def delete_message(conn: Connection, stream: str, seq: int) -> bool:
     except nats.js.errors.NotFoundError:
         return False
     except nats.js.errors.APIError as exc:
-        if "no message found" in (exc.description or "").lower():
+        # 10037: no message found; 10057: sequence past the end of the stream
+        if exc.err_code in (10037, 10057) or "no message found" in (exc.description or "").lower():
             return False
         raise
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .._context import JobContext, reset_current, set_current
 from .._middleware import Invoke, build_chain
 from .._outcome import DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded, decide
-from .._retry import RetryPolicy, retry_delay
+from .._retry import LOST_DELIVERY_SLACK, RetryPolicy, retry_delay
 from .._status import StatusRecord
 from .._wire import JobHeaders, decode_body, decode_headers
 from ..errors import InvalidPayload, JobTimeout, UnknownTask
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jetjobs.worker")
 
-# Deliveries beyond a task's attempts that we still run: an attempt interrupted
-# by a worker restart (nak on shutdown) or a lost worker also counts as a delivery.
-LOST_DELIVERY_SLACK = 2
 _UNKNOWN_TASK_POLICY = RetryPolicy(max_retries=0, delay_s=2.0, max_delay_s=30.0, jitter=True)
 
 
@@ -133,8 +130,6 @@ class Executor:
         token = set_current(job.ctx)
         try:
             value = await self._chains[job.task.name](job.ctx)
-            if isinstance(value, _Encoded):
-                return Succeeded(value.data)
             return Succeeded(job.task.signature.encode_result(value) if job.task.spec.store_result else b"null")
         except Exception as exc:
             return decide(exc, job.ctx.attempt, job.policy)
@@ -152,14 +147,7 @@ class Executor:
             return await _with_timeout(future, ctx)
         # The child validates again from JSON: arguments cross the process boundary as JSON, never pickled.
         wire_args, wire_kwargs = task.signature.encode_call(ctx.args, ctx.kwargs)
-        return _Encoded(await self._processes.run(task.spec, wire_args, wire_kwargs, ctx, ctx.timeout_s))
-
-
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    """A result that is already JSON (from a process-pool child)."""
-
-    data: bytes
+        return await self._processes.run(task.spec, wire_args, wire_kwargs, ctx, ctx.timeout_s)
 
 
 async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:

@@ -91,11 +91,19 @@ class Fetcher:
         self.wake()
 
     async def stop_fetching(self) -> None:
-        """No new pull requests; hand back fetched jobs that have not started."""
+        """No new pull requests; hand back fetched jobs that have not started.
+
+        The pull inboxes are unsubscribed first: the server then drops our waiting
+        requests, so a job we nak goes to another replica instead of straight back
+        into one of our own open requests (where it would only come back after ack_wait).
+        """
         self._stopping = True
         self.wake()
         if self._loop is not None:
             await asyncio.gather(self._loop, return_exceptions=True)
+        self.bound = False
+        for _, puller in self._levels:
+            await puller.stop()
         for buffer in self._buffers.values():
             while buffer:
                 self._give_back(buffer.popleft())
@@ -116,10 +124,7 @@ class Fetcher:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        """Unsubscribe pull inboxes (the server then drops our waiting requests)."""
-        self.bound = False
-        for _, puller in self._levels:
-            await puller.stop()
+        """Stop the heartbeats once every running job has been settled."""
         await self.settle_background()
         if self._beat is not None:
             self._beat.cancel()

@@ -84,8 +84,8 @@ class ProcessPool:
         kwargs: dict[str, Any],
         ctx: JobContext,
         timeout_s: float | None,
-    ) -> bytes:
-        """Run one job in a child; return the JSON result or raise its error."""
+    ) -> Any:
+        """Run one job in a child; return its result (JSON-decoded: it crossed as JSON) or raise its error."""
         payload = json.dumps(
             {
                 "module": spec.module,
@@ -128,11 +128,10 @@ def _context_fields(ctx: JobContext) -> dict[str, Any]:
     return fields
 
 
-def _unpack(reply: bytes) -> bytes:
+def _unpack(reply: bytes) -> Any:
     decoded = json.loads(reply)
     if decoded.get("ok"):
-        # Re-encode only the result; it is small next to the job itself.
-        return json.dumps(decoded["result"], separators=(",", ":")).encode()
+        return decoded["result"]
     if "cancel" in decoded:
         raise Cancel(decoded["cancel"])
     if "retry" in decoded:

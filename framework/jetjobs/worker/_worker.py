@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .._context import JobContext
 from .._hooks import run_hooks
 from .._names import check_queue_name
 from .._outcome import Outcome, Requeue
 from .._status import JobState
-from .._wire import now_iso
+from .._wire import H_ENQUEUED_AT, H_JOB_ID, H_TASK, now_iso
 from ..errors import ConfigError
+from ..telemetry import ServiceRuntime, metrics
+from ..telemetry._backlog import BacklogMonitor
 from ..transport import DeadLetterStore, Delivery, StatusStore
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
@@ -22,7 +25,7 @@ from ._forwarder import Forwarder
 from ._mover import DeadLetterMover
 from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
-from ._settler import Settler
+from ._settler import Settler, worker_id
 
 if TYPE_CHECKING:
     from .._app import App
@@ -46,10 +49,12 @@ class Worker:
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
         shutdown_grace_s: float | None = None,
+        metrics_port: int | None = None,
         close_app: bool = True,
     ) -> None:
         self.app = app
         self._close_app = close_app
+        self.metrics_port = metrics_port if metrics_port is not None else app.settings.metrics_port
         self.queues = list(queues) if queues else app.queue_names()
         if not self.queues:
             raise ConfigError(f"app {app.name!r} has no tasks and no queues: nothing to work on")
@@ -70,6 +75,9 @@ class Worker:
         self._settler: Settler | None = None
         self._status: StatusStore | None = None
         self.started = asyncio.Event()
+        self._worker_id = worker_id()
+        self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
+        self._backlog: BacklogMonitor | None = None
 
     @property
     def ready(self) -> bool:
@@ -101,6 +109,10 @@ class Worker:
         self._settler = Settler(self._status, DeadLetterStore(conn))
         for queue in self.queues:
             await self._start_queue(queue)
+        metrics.in_flight.add_source(self._in_flight)
+        self._backlog = BacklogMonitor(conn, self.queues)
+        await self._backlog.start()
+        await self.runtime.start()
         log.info(
             "worker of %s ready: queues %s, server %s %s",
             app.name,
@@ -154,6 +166,8 @@ class Worker:
         prepared = self._executor.prepare(delivery, queue, priority)
         if not isinstance(prepared, Prepared):
             await self._settle(delivery, None, prepared, queue, None)
+            # Poison messages never ran, but they still show in traces, metrics and logs.
+            await run_hooks(self.app.hooks, poison_context(delivery, queue, priority), prepared)
             return
         record = prepared.record
         attempts = delivery.num_delivered
@@ -168,6 +182,7 @@ class Worker:
                 attempts=attempts,
                 started_at=started_at,
                 first_failure_at=first,
+                worker=self._worker_id,
             ),
         )
         try:
@@ -208,11 +223,12 @@ class Worker:
     async def shutdown(self) -> None:
         """Stop in dependency order.
 
-        1. Stop fetching and nak what was fetched but not started.
+        1. Stop fetching and unsubscribe the pull inboxes (the server drops our waiting
+           requests; nats-py's drain would also hang on them), then nak what was
+           fetched but not started: another replica gets it at once.
         2. Give running jobs ``shutdown_grace_s`` to finish (heartbeats continue).
         3. Cancel the rest: each is naked, so another replica runs it now, not after ack_wait.
-        4. Unsubscribe the pull inboxes; nats-py's drain hangs on pull subscriptions otherwise.
-        5. Wait for settles, flush and close the connection, stop the pools.
+        4. Wait for settles, flush and close the connection, stop the pools.
         """
         fetchers = [*self.fetchers.values(), *self._helpers]
         for fetcher in fetchers:
@@ -240,6 +256,10 @@ class Worker:
             await fetcher.close()
         self.fetchers.clear()
         self._helpers.clear()
+        metrics.in_flight.remove_source(self._in_flight)
+        if self._backlog is not None:
+            await self._backlog.stop()
+        await self.runtime.stop()
         if self._close_app:
             await self.app.close()
         if self._processes is not None:
@@ -247,9 +267,22 @@ class Worker:
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
+    def _in_flight(self) -> dict[tuple[str, ...], float]:
+        return {(queue,): float(f.running) for queue, f in self.fetchers.items()}
 
-def describe_queue_load(worker: Worker) -> dict[str, dict[str, Any]]:
-    """Running and buffered jobs per queue (for health endpoints and logs)."""
-    return {
-        q: {"running": f.running, "buffered": f.buffered, "capacity": f.capacity} for q, f in worker.fetchers.items()
-    }
+
+def poison_context(delivery: Delivery, queue: str, priority: str) -> JobContext:
+    """What is known of a message that could not be run, for hooks."""
+    headers = delivery.headers
+    return JobContext(
+        id=headers.get(H_JOB_ID, "") or f"seq-{delivery.stream_seq}",
+        task=headers.get(H_TASK, "?"),
+        queue=queue,
+        priority=priority,
+        attempt=delivery.num_delivered,
+        max_attempts=delivery.num_delivered,
+        enqueued_at=headers.get(H_ENQUEUED_AT, ""),
+        headers=headers,
+        subject=delivery.subject,
+        consumer=delivery.consumer,
+    )

@@ -1,0 +1,36 @@
+"""Traces, metrics, health endpoints and structured logs.
+
+Every App is instrumented when it is created: tracing costs nearly nothing
+until an OpenTelemetry SDK is configured, for instance with :func:`configure`
+(or ``--otel`` / ``JETJOBS_OTEL=true`` on the CLI services).
+
+Example::
+
+    from jetjobs import telemetry
+    telemetry.configure("billing")   # OTLP, set up by the standard OTEL_* variables
+"""
+
+from . import _metrics as metrics
+from ._http import HealthServer
+from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
+from ._runtime import ServiceRuntime
+from ._setup import bridge_metrics, configure, instrument, shutdown
+from ._tracing import TracingHooks, TracingMiddleware, enabled
+from ._watchdog import LoopWatchdog
+
+__all__ = [
+    "HealthServer",
+    "LoggingHooks",
+    "LoopWatchdog",
+    "MetricsHooks",
+    "MetricsMiddleware",
+    "ServiceRuntime",
+    "TracingHooks",
+    "TracingMiddleware",
+    "bridge_metrics",
+    "configure",
+    "enabled",
+    "instrument",
+    "metrics",
+    "shutdown",
+]
