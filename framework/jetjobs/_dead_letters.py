@@ -99,14 +99,11 @@ class DeadLetters:
         out = transport.Outbound(queue=queue, subject=dead.original_subject, body=dead.body, headers=headers)
         status = self._app.status_store
         revision = await status.revision(dead.job_id) if is_valid_job_id(dead.job_id) else -1
-        try:
-            await transport.publish(conn, out)
-        except transport.StreamMissing:
-            await transport.ensure_stream_exists(conn, queue, self._app.queue_config(queue))
-            await transport.publish(conn, out)
+        record = StatusRecord(dead.job_id, dead.task, queue, _priority, dead.headers.get(H_ENQUEUED_AT))
+        # Through the producer's interceptors: the replay shows in the job's original trace.
+        await self._app.producer.republish(out, record)
         if revision >= 0:
             # Only if no worker wrote "running" or a result in the meantime.
-            record = StatusRecord(dead.job_id, dead.task, queue, _priority, dead.headers.get(H_ENQUEUED_AT))
             await status.update_nowait(dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso()), revision)
         if not keep:
             await self.delete(seq)

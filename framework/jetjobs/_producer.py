@@ -181,6 +181,16 @@ class Producer:
             raise ConfigError(f"queue {queue!r} has no {priority!r} priority")
         return queue, checked, version, args, kwargs
 
+    async def republish(self, out: transport.Outbound, record: StatusRecord) -> transport.Published:
+        """Publish an already-encoded job (a dead-letter replay) through the interceptors."""
+        with self._intercept(_Prepared(out=out, record=record)) as intercepted:
+            try:
+                return await transport.publish(self._app.connection, intercepted)
+            except transport.StreamMissing:
+                self._app.known_streams.discard(out.queue)
+                await self._create_stream(out.queue)
+                return await transport.publish(self._app.connection, intercepted)
+
     @contextlib.contextmanager
     def _intercept(self, prepared: _Prepared) -> Iterator[transport.Outbound]:
         out = prepared.out

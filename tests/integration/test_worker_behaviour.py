@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from nats.aio.client import Client
 
 from jetjobs import App, JobFailed, JobState, current_job
 from tests.apps import cpu
@@ -166,3 +167,32 @@ async def test_store_result_false_keeps_status_but_not_the_value(app_factory: Ap
         info = await job.status()
     assert info.state is JobState.SUCCEEDED
     assert info.result is None
+
+
+async def test_a_failing_hook_is_logged_and_never_blocks_the_ack(app_factory: AppFactory, raw_nc: Client) -> None:
+    from jetjobs import Hooks
+
+    class Broken(Hooks):
+        def on_success(self, job: object, result_json: bytes) -> None:
+            raise RuntimeError("hook bug")
+
+    seen: list[str] = []
+
+    class Watching(Hooks):
+        def on_success(self, job: object, result_json: bytes) -> None:
+            seen.append(result_json.decode())
+
+    def register(app: App) -> None:
+        app.hooks[:0] = [Broken(), Watching()]
+
+        @app.task(queue="hooked")
+        async def fine() -> int:
+            return 7
+
+    producer, worker_app = app_factory(register), app_factory(register)
+    async with producer, running_worker(worker_app):
+        job = await producer.tasks["fine"].enqueue()
+        assert await job.result(timeout_s=10) == 7
+        await eventually(lambda: seen == ["7"])
+    info = await raw_nc.jetstream().consumer_info("JOBS_hooked", "hooked-normal")
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)  # acked, not waiting for redelivery

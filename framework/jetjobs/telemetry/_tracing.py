@@ -26,6 +26,7 @@ from .._hooks import Hooks
 from .._middleware import CallNext
 from .._outcome import ErrorInfo
 from .._producer import Outgoing
+from .._wire import H_REPLAY_OF
 
 _TRACER = "jetjobs"
 SYSTEM = "nats"
@@ -61,7 +62,14 @@ def trace_publish(job: Outgoing) -> Iterator[None]:
     schedule = job.headers.get("Jetjobs-Meta-schedule")
     if schedule:
         attributes["jetjobs.schedule"] = schedule
-    with _tracer().start_as_current_span(f"send jobs.{job.queue}", kind=SpanKind.PRODUCER, attributes=attributes):
+    parent = None
+    if H_REPLAY_OF in job.headers:
+        # A replayed dead letter continues the trace its message already carries.
+        attributes["jetjobs.replay_of"] = job.headers[H_REPLAY_OF]
+        parent = propagate.extract(dict(job.headers))
+    with _tracer().start_as_current_span(
+        f"send jobs.{job.queue}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    ):
         propagate.inject(job.headers)
         yield
 
@@ -109,6 +117,8 @@ class TracingMiddleware:
     """Opens ``process <task>`` around each attempt, current while the task runs."""
 
     async def __call__(self, job: JobContext, call_next: CallNext) -> Any:
+        if not enabled():
+            return await call_next()
         span = _process_span(job)
         _open.put(job, span)
         with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
@@ -141,6 +151,8 @@ class TracingHooks(Hooks):
             _fail(span, "retried", error)
 
     def on_failure(self, job: JobContext, error: ErrorInfo, state: str) -> None:
+        if not enabled():
+            return
         # A message that could not even be decoded never ran: give it a span of its own.
         span = _open.pop(job) or _process_span(job)
         attributes = {"jetjobs.state": state, "error.type": error.type, "exception.message": error.message}

@@ -1,0 +1,96 @@
+"""Tracing in-process with an in-memory exporter: nested jobs, replays and poison messages."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from jetjobs import App, JobFailed, current_job
+from tests.helpers import AppFactory, eventually, running_worker
+
+
+def named(spans: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
+    return [s for s in spans.get_finished_spans() if s.name == name]
+
+
+def register(app: App, state: dict[str, int]) -> None:
+    @app.task(queue="t")
+    async def parent_job() -> str:
+        child = await app.enqueue("child_job", queue="t", job_id=f"child-of-{current_job().id}")
+        return child.id
+
+    @app.task(queue="t")
+    async def child_job() -> None:
+        pass
+
+    @app.task(queue="t", max_retries=0)
+    async def fragile() -> str:
+        state["runs"] = state.get("runs", 0) + 1
+        if state["runs"] == 1:
+            raise ValueError("first run breaks")
+        return "fixed"
+
+
+async def test_a_job_enqueued_inside_a_job_continues_the_trace(
+    app_factory: AppFactory, spans: InMemorySpanExporter
+) -> None:
+    state: dict[str, int] = {}
+    worker_app, producer = app_factory(lambda a: register(a, state)), app_factory(lambda a: register(a, state))
+    async with running_worker(worker_app), producer:
+        job = await producer.tasks["parent_job"].enqueue()
+        child_id = await job.result(timeout_s=10)
+        await producer.result(child_id, timeout_s=10)
+        await eventually(lambda: len(named(spans, "process child_job")) == 1)
+    (parent,) = named(spans, "process parent_job")
+    (child,) = named(spans, "process child_job")
+    child_sends = [s for s in named(spans, "send jobs.t") if s.attributes["messaging.message.id"] == child_id]
+    assert len(child_sends) == 1
+    assert child_sends[0].parent is not None
+    assert child_sends[0].parent.span_id == parent.context.span_id
+    assert child.context.trace_id == parent.context.trace_id
+    assert child.kind is SpanKind.CONSUMER
+
+
+async def test_a_replayed_dead_letter_stays_in_its_original_trace(
+    app_factory: AppFactory, spans: InMemorySpanExporter
+) -> None:
+    state: dict[str, int] = {}
+    worker_app, producer = app_factory(lambda a: register(a, state)), app_factory(lambda a: register(a, state))
+    async with running_worker(worker_app), producer:
+        job = await producer.tasks["fragile"].enqueue()
+        with pytest.raises(JobFailed, match="first run breaks"):
+            await job.result(timeout_s=10)
+        (dead,) = await producer.dead_letters.list("t")
+        await producer.dead_letters.replay(dead.seq)
+        assert await producer.result(job.id, timeout_s=10) == "fixed"
+        await eventually(lambda: len(named(spans, "process fragile")) == 2)
+    first, second = sorted(named(spans, "process fragile"), key=lambda s: s.start_time or 0)
+    sends = sorted(named(spans, "send jobs.t"), key=lambda s: s.start_time or 0)
+    original, replay = sends
+    assert {s.context.trace_id for s in (first, second, original, replay)} == {original.context.trace_id}
+    assert [e.name for e in first.events][-1] == "jetjobs.dead_letter"
+    assert replay.attributes["jetjobs.replay_of"] == str(dead.seq)
+    assert replay.parent is not None
+    assert replay.parent.span_id == original.context.span_id
+    assert second.parent is not None
+    assert second.parent.span_id == replay.context.span_id
+    assert second.attributes["jetjobs.outcome"] == "succeeded"
+
+
+async def test_a_poison_message_gets_a_span_with_the_dead_letter_event(
+    app_factory: AppFactory, spans: InMemorySpanExporter, raw_nc: Client
+) -> None:
+    state: dict[str, int] = {}
+    app = app_factory(lambda a: register(a, state))
+    async with running_worker(app):
+        headers = {"Jetjobs-Job-Id": "poison-1", "Jetjobs-Task": "child_job"}
+        await raw_nc.jetstream().publish("jobs.t.normal", b"not json", headers=headers)
+        await eventually(lambda: len(named(spans, "process child_job")) == 1)
+    (span,) = named(spans, "process child_job")
+    (event,) = [e for e in span.events if e.name == "jetjobs.dead_letter"]
+    assert event.attributes is not None
+    assert event.attributes["jetjobs.state"] == "dead"
+    assert span.attributes["jetjobs.job.id"] == "poison-1"
