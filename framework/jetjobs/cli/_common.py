@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .. import telemetry
@@ -61,6 +62,28 @@ def apply_nats_url(args: argparse.Namespace) -> None:
     url = getattr(args, "nats_url", None)
     if url:
         os.environ["JETJOBS_NATS_URL"] = url
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    """``--app``, ``--nats-url`` and ``--json``: the options of every client command."""
+    parser.add_argument("--app", help="module:attribute of an App (its namespace, settings and task signatures)")
+    parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+AppCommand = Callable[[App], Awaitable[int]]
+
+
+def run_with_app(args: argparse.Namespace, body: AppCommand) -> int:
+    """Connect the command's app, run ``body`` with it, close it; return the exit code."""
+    apply_nats_url(args)
+    app = cli_app(args)
+
+    async def run() -> int:
+        async with app:
+            return await body(app)
+
+    return asyncio.run(run())
 
 
 def parse_json_arg(text: str | None, name: str, kind: type) -> Any:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from typing import Any
 
-from ._common import apply_nats_url, cli_app, load_app, parse_json_arg, print_json, print_table
+from .._app import App
+from ._common import add_client_options, load_app, parse_json_arg, print_json, print_table, run_with_app
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,12 +20,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     enqueue.add_argument("--job-id", help="idempotency key (default: random)")
     enqueue.add_argument("--wait", action="store_true", help="wait for the result and print it")
     enqueue.add_argument("--timeout-s", type=float, default=60.0, help="with --wait (default: %(default)s)")
-    _common(enqueue)
+    add_client_options(enqueue)
     enqueue.set_defaults(func=cmd_enqueue)
 
     status = sub.add_parser("status", help="show a job's status", description="Show a job's status.")
     status.add_argument("job_id")
-    _common(status)
+    add_client_options(status)
     status.set_defaults(func=cmd_status)
 
     tasks = sub.add_parser("tasks", help="list an app's tasks and their queues", description="List tasks.")
@@ -34,66 +34,48 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tasks.set_defaults(func=cmd_tasks)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", help="module:attribute of an App (validates arguments, knows queues)")
-    parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-
-
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    apply_nats_url(args)
-    app = cli_app(args)
     call_args = parse_json_arg(args.args, "--args", list)
     call_kwargs = parse_json_arg(args.kwargs, "--kwargs", dict)
     options: dict[str, Any] = {
         k: v for k, v in (("queue", args.queue), ("priority", args.priority), ("job_id", args.job_id)) if v
     }
 
-    async def run() -> int:
-        async with app:
-            job = await app.enqueue(args.task, args=call_args, kwargs=call_kwargs, **options)
-            note = " (duplicate: a job with this id was enqueued recently)" if job.duplicate else ""
-            if not args.wait:
-                print_json({"job_id": job.id, "queue": job.queue, "duplicate": job.duplicate}) if args.json else print(
-                    f"enqueued {job.id} on {job.queue}{note}"
-                )
-                return 0
+    async def body(app: App) -> int:
+        job = await app.enqueue(args.task, args=call_args, kwargs=call_kwargs, **options)
+        if args.wait:
             value = await job.result(timeout_s=args.timeout_s)
-            print_json({"job_id": job.id, "result": value}) if args.json else print_json(value)
-            return 0
+            print_json({"job_id": job.id, "result": value} if args.json else value)
+        elif args.json:
+            print_json({"job_id": job.id, "queue": job.queue, "duplicate": job.duplicate})
+        else:
+            note = " (duplicate: a job with this id was enqueued recently)" if job.duplicate else ""
+            print(f"enqueued {job.id} on {job.queue}{note}")
+        return 0
 
-    return asyncio.run(run())
+    return run_with_app(args, body)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    apply_nats_url(args)
-    app = cli_app(args)
-
-    async def run() -> int:
-        async with app:
-            info = await app.status(args.job_id)
+    async def body(app: App) -> int:
+        info = await app.status(args.job_id)
         if args.json:
             print_json(info.model_dump(mode="json"))
             return 0
         print(f"{info.id}: {info.state.value}  task={info.task} queue={info.queue} attempts={info.attempts}")
-        for field in (
-            "enqueued_at",
-            "started_at",
-            "finished_at",
-            "first_failure_at",
-            "next_attempt_in_s",
-            "worker",
-        ):
+        for field in ("enqueued_at", "scheduled_for", "started_at", "finished_at", "first_failure_at", "worker"):
             value = getattr(info, field)
             if value is not None:
                 print(f"  {field}: {value}")
+        if info.next_attempt_in_s is not None:
+            print(f"  next attempt in: {info.next_attempt_in_s}s")
         if info.error is not None:
             print(f"  error: {info.error.type}: {info.error.message}")
         if info.result is not None:
             print(f"  result: {json.dumps(info.result)}")
         return 0
 
-    return asyncio.run(run())
+    return run_with_app(args, body)
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 
 from .. import transport
 from .._app import App
 from ..errors import ConfigError
-from ._common import apply_nats_url, cli_app, print_json, print_table
+from ._common import add_client_options, print_json, print_table, run_with_app
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     queues = sub.add_parser("queues", help="backlog, in-flight and dead jobs per queue", description="List queues.")
-    _common(queues)
+    add_client_options(queues)
     queues.set_defaults(func=cmd_queues)
 
     dlq = sub.add_parser("dlq", help="inspect and replay dead letters", description="Dead-letter queue.")
@@ -22,40 +21,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     listing = dlq_sub.add_parser("list", help="list dead letters")
     listing.add_argument("--queue", help="only this queue")
     listing.add_argument("--limit", type=int, default=50)
-    _common(listing)
+    add_client_options(listing)
     listing.set_defaults(func=cmd_dlq_list)
     show = dlq_sub.add_parser("show", help="show one dead letter with its traceback")
     show.add_argument("seq", type=int)
-    _common(show)
+    add_client_options(show)
     show.set_defaults(func=cmd_dlq_show)
     replay = dlq_sub.add_parser("replay", help="run dead letters again (same job id)")
     replay.add_argument("seq", type=int, nargs="*", help="sequence numbers from 'dlq list'")
     replay.add_argument("--all", action="store_true", help="replay every dead letter (of --queue)")
     replay.add_argument("--queue", help="with --all: only this queue")
     replay.add_argument("--keep", action="store_true", help="keep them in the DLQ as well")
-    _common(replay)
+    add_client_options(replay)
     replay.set_defaults(func=cmd_dlq_replay)
     delete = dlq_sub.add_parser("delete", help="delete dead letters")
     delete.add_argument("seq", type=int, nargs="+")
-    _common(delete)
+    add_client_options(delete)
     delete.set_defaults(func=cmd_dlq_delete)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", help="module:attribute of an App (for its namespace and settings)")
-    parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _run(args: argparse.Namespace, body: object) -> int:
-    apply_nats_url(args)
-    app = cli_app(args)
-
-    async def run() -> int:
-        async with app:
-            return await body(app)  # type: ignore[operator,no-any-return]
-
-    return asyncio.run(run())
 
 
 def cmd_queues(args: argparse.Namespace) -> int:
@@ -83,7 +65,7 @@ def cmd_queues(args: argparse.Namespace) -> int:
         print_table(("QUEUE", "BACKLOG", "IN FLIGHT", "DEAD", "MAX LENGTH", "CONSUMERS", "WAITING PULLS"), rows)
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_dlq_list(args: argparse.Namespace) -> int:
@@ -108,7 +90,7 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
         print_table(("SEQ", "QUEUE", "TASK", "JOB ID", "ATTEMPTS", "REASON", "ERROR", "LAST FAILURE"), rows)
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_dlq_show(args: argparse.Namespace) -> int:
@@ -131,7 +113,7 @@ def cmd_dlq_show(args: argparse.Namespace) -> int:
             print("    " + dead.traceback.rstrip().replace("\n", "\n    "))
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
@@ -147,7 +129,7 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
             print("no dead letters")
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_dlq_delete(args: argparse.Namespace) -> int:
@@ -157,7 +139,7 @@ def cmd_dlq_delete(args: argparse.Namespace) -> int:
             print(f"deleted dead letter {seq}" if found else f"no dead letter {seq}")
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def _jsonable(dead: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ from .._app import App
 from .._wire import to_iso
 from ..errors import ConfigError
 from ..scheduler import Scheduler
-from ._common import apply_nats_url, cli_app, parse_json_arg, print_json, print_table, service_app
+from ._common import add_client_options, parse_json_arg, print_json, print_table, run_with_app, service_app
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -44,7 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     cancel = sub.add_parser("cancel", help="cancel a delayed job before it fires", description="Cancel a job.")
     cancel.add_argument("job_id")
-    _common(cancel)
+    add_client_options(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
     schedules = sub.add_parser("schedules", help="list and change schedules at runtime", description="Schedules.")
@@ -52,7 +52,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         dest="schedules_command", required=True, metavar="{list,add,pause,resume,remove,run-now}"
     )
     listing = actions.add_parser("list", help="every schedule with its last and next fire")
-    _common(listing)
+    add_client_options(listing)
     listing.set_defaults(func=cmd_list)
     add = actions.add_parser("add", help="add a schedule (all scheduler replicas pick it up)")
     add.add_argument("name")
@@ -71,7 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--timeout-s", type=float)
     add.add_argument("--max-retries", type=int)
     add.add_argument("--replace", action="store_true", help="replace an existing dynamic schedule")
-    _common(add)
+    add_client_options(add)
     add.set_defaults(func=cmd_add)
     for action, helptext in (
         ("pause", "stop firing"),
@@ -81,25 +81,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ):
         parser = actions.add_parser(action, help=helptext)
         parser.add_argument("name")
-        _common(parser)
+        add_client_options(parser)
         parser.set_defaults(func=cmd_change, action=action)
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--app", help="module:attribute of an App (namespace, task validation)")
-    parser.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _run(args: argparse.Namespace, body: Any) -> int:
-    apply_nats_url(args)
-    app = cli_app(args)
-
-    async def run() -> int:
-        async with app:
-            return int(await body(app))
-
-    return asyncio.run(run())
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -125,7 +108,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         print(f"job {args.job_id} is {state}: only a delayed job that has not fired can be cancelled")
         return 1
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -160,7 +143,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_table(("NAME", "TASK", "QUEUE", "SCHEDULE", "SOURCE", "STATE", "LAST FIRE", "NEXT FIRE"), rows)
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -185,7 +168,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         print(f"added schedule {definition.name}: {definition.task} {definition.describe()}")
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)
 
 
 def cmd_change(args: argparse.Namespace) -> int:
@@ -204,4 +187,4 @@ def cmd_change(args: argparse.Namespace) -> int:
             print(f"enqueued {job.id} on {job.queue}")
         return 0
 
-    return _run(args, body)
+    return run_with_app(args, body)

@@ -138,44 +138,45 @@ class Settler:
         started_at: str | None,
         first: str,
     ) -> None:
-        attempts = delivery.num_delivered
-        headers = dead_letter_headers(
-            delivery.headers,
-            error=outcome.error,
-            reason=outcome.reason,
-            attempts=attempts,
-            first_failure_at=first,
-            subject=delivery.subject,
-            stream_seq=delivery.stream_seq,
+        message = StoredMessage(
+            delivery.stream_seq, delivery.subject, delivery.headers, delivery.data, None, delivery.stream
         )
         try:
-            await self._dlq.publish(
-                record.queue, delivery.data, headers, f"dlq-{delivery.stream}-{delivery.stream_seq}"
-            )
+            await self._store_dead(record, message, outcome, delivery.num_delivered, first, started_at)
         except Exception as exc:
             log.error("cannot dead-letter job %s (%s); retrying in %ss", record.id, exc, _DLQ_RETRY_S)
             await delivery.nak(_DLQ_RETRY_S)
             return
-        await self.write_dead_status(record, outcome, attempts, first, started_at)
         await delivery.term(outcome.reason)
-        log.warning("job %s (%s) dead-lettered: %s: %s", record.id, record.task, outcome.reason, outcome.error.message)
 
     async def move_stored(self, queue: str, stored: StoredMessage, outcome: DeadLetter, attempts: int) -> None:
         """Dead-letter a message read back from its stream (the mover's path); raises on failure."""
         record = _record_from(stored.headers, queue, f"{stored.subject}-{stored.seq}")
         first = await self._first_failure(None, record, attempts)
+        await self._store_dead(record, stored, outcome, attempts, first, None)
+
+    async def _store_dead(
+        self,
+        record: StatusRecord,
+        message: StoredMessage,
+        outcome: DeadLetter,
+        attempts: int,
+        first: str,
+        started_at: str | None,
+    ) -> None:
+        """The DLQ copy (idempotent: one msg id per stored message), then the status."""
         headers = dead_letter_headers(
-            stored.headers,
+            message.headers,
             error=outcome.error,
             reason=outcome.reason,
             attempts=attempts,
             first_failure_at=first,
-            subject=stored.subject,
-            stream_seq=stored.seq,
+            subject=message.subject,
+            stream_seq=message.seq,
         )
-        await self._dlq.publish(queue, stored.data, headers, f"dlq-{stored.stream}-{stored.seq}")
-        await self.write_dead_status(record, outcome, attempts, first, None)
-        log.warning("job %s (%s) dead-lettered: %s", record.id, record.task, outcome.error.message)
+        await self._dlq.publish(record.queue, message.data, headers, f"dlq-{message.stream}-{message.seq}")
+        await self.write_dead_status(record, outcome, attempts, first, started_at)
+        log.warning("job %s (%s) dead-lettered: %s: %s", record.id, record.task, outcome.reason, outcome.error.message)
 
     async def write_dead_status(
         self,
