@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 
 from ._connection import Connection
@@ -41,8 +40,7 @@ class StatusStore:
 
     async def put(self, job_id: str, record: bytes) -> None:
         """Write and wait until the server has stored it."""
-        future = await self._conn.js.publish_async(self._prefix + job_id, record)
-        await asyncio.wait_for(future, self._conn.settings.request_timeout_s)
+        await self._conn.acks.publish(self._prefix + job_id, record)
 
     async def get(self, job_id: str) -> bytes | None:
         entry = await self.kv.get(job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import nats.errors
 import nats.js.errors
 
 from ..errors import JetjobsError, QueueFull
+from ._acks import PublishFailed
 from ._connection import Connection
 
 _MAX_MSGS_EXCEEDED = 10077
@@ -39,10 +41,11 @@ class Published:
 async def publish(conn: Connection, out: Outbound) -> Published:
     """Publish and wait for the stream's acknowledgement."""
     try:
-        ack = await conn.js.publish(out.subject, out.body, headers=dict(out.headers))
+        reply = await conn.acks.publish(out.subject, out.body, out.headers)
     except Exception as exc:
         raise translate(exc, out) from None
-    return Published(seq=ack.seq, duplicate=bool(ack.duplicate))
+    ack = json.loads(reply)
+    return Published(seq=int(ack.get("seq", 0)), duplicate=bool(ack.get("duplicate")))
 
 
 async def publish_many(conn: Connection, outs: Sequence[Outbound]) -> list[Published | JetjobsError]:
@@ -62,6 +65,12 @@ async def publish_many(conn: Connection, outs: Sequence[Outbound]) -> list[Publi
 
 def translate(exc: BaseException, out: Outbound) -> JetjobsError:
     """Turn a nats-py publish error into a jetjobs error that says what to do."""
+    if isinstance(exc, PublishFailed):
+        if exc.err_code in (_MAX_MSGS_EXCEEDED, _MAX_BYTES_EXCEEDED):
+            return QueueFull(out.queue)
+        if exc.status == "503":
+            return StreamMissing(f"no stream stores {out.subject}; queue {out.queue!r} is not provisioned")
+        return JetjobsError(f"publishing to {out.subject} failed: {exc}")
     if isinstance(exc, nats.js.errors.APIError) and exc.err_code in (_MAX_MSGS_EXCEEDED, _MAX_BYTES_EXCEEDED):
         return QueueFull(out.queue)
     if isinstance(exc, nats.js.errors.NoStreamResponseError | nats.errors.NoRespondersError):

@@ -15,8 +15,9 @@ import collections
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence, Set
 from dataclasses import dataclass
+from typing import Any
 
 from ..transport import Connection, Delivery, Hint, Mode, Puller
 from ._heartbeat import Heartbeat
@@ -116,10 +117,11 @@ class Fetcher:
         _, pending = await asyncio.wait(set(self._running), timeout=timeout_s)
         return not pending
 
-    async def cancel_running(self) -> None:
-        """Cancel running jobs; their handlers give the messages back."""
+    async def cancel_running(self, keep: Set[asyncio.Task[Any]] = frozenset()) -> None:
+        """Cancel running jobs (their handlers give the messages back), except those in ``keep``;
+        wait for all of them."""
         tasks = set(self._running)
-        for task in tasks:
+        for task in tasks - keep:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from ._forwarder import Forwarder
 from ._mover import DeadLetterMover
 from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
+from ._running import RunningMarker
 from ._settler import Settler, worker_id
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ class Worker:
         self._helpers: list[Fetcher] = []
         self._stop = asyncio.Event()
         self._hard_stop = asyncio.Event()
-        self._settling: set[asyncio.Task[None]] = set()
+        self._in_settle: set[asyncio.Task[Any]] = set()
         self._threads: ThreadPoolExecutor | None = None
         self._processes: ProcessPool | None = None
         self._executor: Executor | None = None
@@ -78,6 +80,7 @@ class Worker:
         self._worker_id = worker_id()
         self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
         self._backlog: BacklogMonitor | None = None
+        self._marker_task: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -107,6 +110,8 @@ class Worker:
             unknown_task_retries=app.settings.unknown_task_retries,
         )
         self._settler = Settler(self._status, DeadLetterStore(conn))
+        self._marker = RunningMarker(self._status)
+        self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
         for queue in self.queues:
             await self._start_queue(queue)
         metrics.in_flight.add_source(self._in_flight)
@@ -174,22 +179,23 @@ class Worker:
         # A retry keeps the time of the first failure (read only when retrying: off the hot path).
         first = await self._settler.stored_first_failure(record.id, attempts) if attempts > 1 else None
         prepared.first_failure_at = first
-        await self._status.put_nowait(
-            record.id,
-            record.encode(
-                JobState.RUNNING,
-                updated_at=started_at,
-                attempts=attempts,
-                started_at=started_at,
-                first_failure_at=first,
-                worker=self._worker_id,
-            ),
+        running = functools.partial(
+            record.encode,
+            JobState.RUNNING,
+            updated_at=started_at,
+            attempts=attempts,
+            started_at=started_at,
+            first_failure_at=first,
+            worker=self._worker_id,
         )
+        self._marker.started(record.id, running)
         try:
             outcome = await self._executor.execute(prepared)
         except asyncio.CancelledError:
+            self._marker.finished(record.id)
             await self._settle(delivery, prepared, Requeue("worker shutting down"), queue, started_at)
             raise
+        self._marker.finished(record.id)
         await self._settle(delivery, prepared, outcome, queue, started_at)
         hooks = [*self.app.hooks, *prepared.task.hooks]
         if hooks:
@@ -198,13 +204,16 @@ class Worker:
     async def _settle(
         self, delivery: Delivery, job: Prepared | None, outcome: Outcome, queue: str, started_at: str | None
     ) -> None:
-        # Shielded and tracked: a cancelled job still gets settled, and shutdown
-        # waits for every settle before the connection closes.
+        # A settle that has begun is not cancelled by a shutdown (cancel_running skips
+        # these tasks and waits for them), so no job is left half-settled.
         assert self._settler is not None
-        task = asyncio.create_task(self._settler.settle(delivery, job, outcome, queue, started_at))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
-        await asyncio.shield(task)
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_settle.add(task)
+        try:
+            await self._settler.settle(delivery, job, outcome, queue, started_at)
+        finally:
+            self._in_settle.discard(task)
 
     def request_stop(self) -> None:
         """Begin a graceful stop; a second call stops hard (running jobs are handed back now)."""
@@ -249,9 +258,9 @@ class Worker:
         for fetcher in fetchers:
             if fetcher.running:
                 log.warning("handing back %d unfinished jobs", fetcher.running)
-            await fetcher.cancel_running()
-        while self._settling:
-            await asyncio.gather(*set(self._settling), return_exceptions=True)
+            await fetcher.cancel_running(keep=self._in_settle)
+        if self._marker_task is not None:
+            self._marker_task.cancel()
         for fetcher in fetchers:
             await fetcher.close()
         self.fetchers.clear()
