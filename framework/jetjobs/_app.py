@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
-from . import telemetry, transport
+from . import _results, telemetry, transport
 from ._dead_letters import DeadLetters
 from ._hooks import Hooks
 from ._job import Job
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
-from ._outcome import ErrorInfo
 from ._producer import Producer
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
-from ._status import JobInfo, JobState, StatusRecord, decode_status
+from ._status import JobInfo
 from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
-from ._wire import now_iso
 from .errors import (
     ConfigError,
     JetjobsError,
-    JobCancelled,
-    JobFailed,
-    JobNotFound,
-    ResultTimeout,
 )
 from .scheduler import Schedules
 
@@ -274,6 +267,7 @@ class App:
         conn = self.connection
         names = sorted(set(queues)) if queues is not None else self.queue_names()
         await transport.ensure_dlq(conn, self.settings)
+        await self.schedules.bucket()
         for queue in names:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)
@@ -333,37 +327,22 @@ class App:
 
     # -- status and results ------------------------------------------------------------
 
-    async def status(self, job_id: str) -> JobInfo:
-        """The stored status of a job; raises JobNotFound if there is none."""
-        data = await self.status_store.get(job_id)
-        if data is None:
-            raise JobNotFound(f"no status for job {job_id!r} (never enqueued, or older than result_ttl_s)")
-        return decode_status(data)
+    async def status(self, job_id: str, *, wait_s: float = 0.0) -> JobInfo:
+        """The stored status of a job; raises JobNotFound if there is none.
 
-    async def cancel(self, job_id: str) -> bool:
+        ``wait_s`` waits that long for a record to appear: the record of a job enqueued
+        a moment ago is written without waiting for the server (``Job.status`` waits).
+        """
+        return await _results.read_status(self, job_id, wait_s)
+
+    async def cancel(self, job_id: str, *, queue: str | None = None, wait_s: float = 0.0) -> bool:
         """Cancel a delayed job before it fires.
 
         True when it was cancelled; False when it is not waiting for its time any more
-        (it already fired, ran or was cancelled). Raises JobNotFound for an unknown id.
+        (it already fired, ran or was cancelled). With ``queue`` no status record is
+        needed (a job delayed longer than ``result_ttl_s`` has lost it).
         """
-        data = await self.status_store.get(job_id)
-        if data is None:
-            raise JobNotFound(f"no status for job {job_id!r}")
-        info = decode_status(data)
-        if info.state is not JobState.SCHEDULED:
-            return False
-        if not await transport.cancel_delayed(self.connection, info.queue, job_id):
-            return False
-        record = StatusRecord(info.id, info.task, info.queue, info.priority, info.enqueued_at)
-        error = ErrorInfo("jetjobs.errors.Cancel", "cancelled before it was due")
-        now = now_iso()
-        await self.status_store.put(
-            job_id,
-            record.encode(
-                JobState.CANCELLED, updated_at=now, finished_at=now, scheduled_for=info.scheduled_for, error=error
-            ),
-        )
-        return True
+        return await _results.cancel(self, job_id, queue, wait_s)
 
     def job(self, job_id: str, task: str = "", queue: str = "") -> Job:
         """A handle on an existing job, e.g. one enqueued by another service."""
@@ -371,29 +350,4 @@ class App:
 
     async def result(self, job_id: str, *, timeout_s: float | None = None) -> Any:
         """Wait (KV watch, no polling) until the job is final; return its result or raise."""
-        try:
-            async with (
-                asyncio.timeout(timeout_s),
-                contextlib.aclosing(self.status_store.watch(job_id)) as updates,
-            ):
-                async for data in updates:
-                    info = decode_status(data)
-                    if info.state.is_final:
-                        return _final_value(info)
-        except TimeoutError:
-            raise ResultTimeout(f"job {job_id} did not finish within {timeout_s:g}s") from None
-        raise JetjobsError(f"status watch of job {job_id} ended")  # pragma: no cover - watch never ends
-
-
-def _final_value(info: JobInfo) -> Any:
-    if info.state is JobState.SUCCEEDED:
-        return info.result
-    error = info.error
-    kind = JobCancelled if info.state is JobState.CANCELLED else JobFailed
-    raise kind(
-        info.id,
-        info.state.value,
-        error.type if error else "Cancelled",
-        error.message if error else "",
-        error.traceback if error else "",
-    )
+        return await _results.wait_result(self, job_id, timeout_s)

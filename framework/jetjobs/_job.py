@@ -22,10 +22,14 @@ class Job:
         value = await job.result(timeout_s=10)
     """
 
-    __slots__ = ("_app", "duplicate", "id", "queue", "task")
+    __slots__ = ("_app", "_wait_s", "duplicate", "id", "queue", "task")
 
-    def __init__(self, app: App, job_id: str, task: str, queue: str, *, duplicate: bool = False) -> None:
+    def __init__(
+        self, app: App, job_id: str, task: str, queue: str, *, duplicate: bool = False, fresh: bool = False
+    ) -> None:
         self._app = app
+        # A job this process just enqueued: its first status record may still be on its way.
+        self._wait_s = app.settings.request_timeout_s if fresh else 0.0
         self.id = job_id
         self.task = task
         self.queue = queue
@@ -44,8 +48,8 @@ class Job:
 
     async def cancel(self) -> bool:
         """Cancel this delayed job before it fires; False if it is no longer waiting."""
-        return await self._app.cancel(self.id)
+        return await self._app.cancel(self.id, queue=self.queue or None, wait_s=self._wait_s)
 
     async def status(self) -> JobInfo:
         """The job's current status; raises JobNotFound if none is stored."""
-        return await self._app.status(self.id)
+        return await self._app.status(self.id, wait_s=self._wait_s)

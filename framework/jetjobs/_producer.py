@@ -14,7 +14,7 @@ from . import transport
 from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._retry import LOST_DELIVERY_SLACK
 from ._status import JobState, StatusRecord
-from ._wire import JobHeaders, encode_body, now_iso, to_iso
+from ._wire import H_DUE_AT, JobHeaders, encode_body, now_iso, to_iso
 from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class Producer:
     def __init__(self, app: App) -> None:
         self._app = app
         self.interceptors: list[PublishInterceptor] = []
+        # Called with each Job the server stored (duplicates included, flagged): for counters.
+        self.on_published: list[Callable[[Job], None]] = []
 
     async def send(self, request: JobRequest) -> Job:
         conn = self._app.connection
@@ -143,6 +145,7 @@ class Producer:
             )
         out = transport.Outbound(queue=queue, subject=conn.names.subject(queue, priority), body=body, headers=headers)
         if due is not None:
+            headers[H_DUE_AT] = to_iso(due)  # queue-wait metrics count from here, not from the enqueue
             out = transport.Outbound(
                 queue=queue,
                 subject=conn.names.delayed_at(queue, job_id),
@@ -215,7 +218,10 @@ class Producer:
                 state, updated_at=record.enqueued_at or now_iso(), scheduled_for=prepared.scheduled_for
             )
             await self._app.status_store.create_nowait(record.id, data)
-        return Job(self._app, record.id, record.task, record.queue, duplicate=published.duplicate)
+        job = Job(self._app, record.id, record.task, record.queue, duplicate=published.duplicate, fresh=True)
+        for listener in self.on_published:
+            listener(job)
+        return job
 
     async def _create_stream(self, key: str) -> None:
         conn = self._app.connection

@@ -10,6 +10,7 @@ from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from jetjobs import App, JobFailed, JobState, current_job
+from jetjobs.telemetry import metrics
 from jetjobs.testing import NatsServer
 from tests.helpers import AppFactory, eventually, running_worker
 
@@ -124,6 +125,7 @@ async def test_max_deliveries_advisory_moves_a_stuck_job_to_the_dlq(
     assert dead.attempts == 4
     assert info == 0  # the stuck message was removed from the work queue
     assert status.state is JobState.DEAD
+    assert metrics.jobs.values.get(("charge", "orders", "dead"), 0) >= 1  # hooks saw the move
 
 
 async def js_stream_messages(app: App, stream: str) -> int:

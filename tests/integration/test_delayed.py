@@ -94,3 +94,19 @@ async def test_a_full_queue_holds_due_jobs_back_instead_of_dropping_them(app_fac
         assert await delayed.result(timeout_s=20) == "WAITS"
         await blocker.result(timeout_s=5)
     assert starts[delayed.id] > time.time() - 20
+
+
+async def test_status_and_cancel_right_after_enqueue_see_the_job(app_factory: AppFactory) -> None:
+    starts: dict[str, float] = {}
+    producer = app_factory(lambda a: register(a, starts))
+    remind = producer.tasks["remind"]
+    async with producer:
+        for i in range(50):
+            job = await remind.options(delay_s=60).enqueue(f"n{i}")
+            assert (await job.status()).state is JobState.SCHEDULED
+            assert await job.cancel() is True
+        # By id only, after the status record is gone: the queue is enough.
+        job = await remind.options(delay_s=60).enqueue("no record")
+        await producer.status_store.kv.delete(job.id)
+        assert await producer.cancel(job.id, queue="later") is True
+        assert await producer.cancel(job.id, queue="later") is False

@@ -16,6 +16,7 @@ from jetjobs import (
     UnknownTask,
     current_job,
 )
+from jetjobs.telemetry import metrics
 from tests.helpers import AppFactory, eventually, running_worker
 
 
@@ -118,6 +119,7 @@ async def test_full_queue_raises_queue_full_and_keeps_queued_jobs(app_factory: A
 async def test_same_job_id_twice_runs_once(app_factory: AppFactory) -> None:
     ran: list[str] = []
     producer, worker_app = app_factory(register), app_factory(lambda a: register(a, ran))
+    counted = metrics.enqueued.values.get(("send_email", "emails"), 0)
     async with producer:
         first = await producer.tasks["send_email"].options(job_id="welcome-7").enqueue("a@example.com", subject="1")
         second = await producer.tasks["send_email"].options(job_id="welcome-7").enqueue("a@example.com", subject="2")
@@ -128,6 +130,7 @@ async def test_same_job_id_twice_runs_once(app_factory: AppFactory) -> None:
     assert not first.duplicate
     assert second.duplicate
     assert ran.count("welcome-7") == 1
+    assert metrics.enqueued.values[("send_email", "emails")] - counted == 2  # the duplicate is not counted
 
 
 async def test_enqueue_many_runs_every_job(app_factory: AppFactory) -> None:

@@ -108,3 +108,34 @@ async def test_invalid_schedules_fail_at_declaration(app_factory: AppFactory) ->
     async with app:
         with pytest.raises(ConfigError, match="invalid cron expression"):
             await app.schedules.add("bad", "t", cron="* * 32 * *", queue="q")
+
+
+async def test_resuming_a_paused_schedule_does_not_replay_what_it_skipped(app_factory: AppFactory) -> None:
+    fired: list[int] = []
+
+    def register(app: App) -> None:
+        @app.periodic(every=timedelta(seconds=1), queue="ticks", misfire="all", name="tick")
+        async def tick() -> None:
+            fired.append(int(current_job().id.rsplit("-", 1)[1]))
+
+    control = app_factory(register)
+    async with running_worker(app_factory(register)), running_scheduler(app_factory(register)), control:
+        await eventually(lambda: len(fired) >= 1, timeout_s=10)
+        await control.schedules.pause("tick")
+        await asyncio.sleep(1.2)  # let a fire in flight land
+        paused_at = max(fired)
+        await asyncio.sleep(2.5)  # fires that fall while paused
+        await control.schedules.resume("tick")
+        await eventually(lambda: max(fired) >= paused_at + 5000, timeout_s=10)
+    skipped = [f for f in fired if paused_at < f <= paused_at + 2000]
+    assert skipped == []
+
+
+async def test_two_apps_cannot_declare_the_same_schedule(app_factory: AppFactory) -> None:
+    def first(app: App) -> None:
+        app.register_periodic("cleanup", schedule="0 3 * * *", queue="maintenance")
+
+    async with running_scheduler(app_factory(first, name="svc-a")):
+        with pytest.raises(ConfigError, match="declared by app 'svc-a' too"):
+            async with running_scheduler(app_factory(first, name="svc-b")):
+                pass

@@ -232,3 +232,14 @@ def test_periodic_with_an_explicit_name_can_share_a_task_with_another_schedule(a
         app.register_periodic("ping", schedule="0 1 * * *")
     assert sorted(app.periodic_tasks()) == ["ping", "ping-nightly"]
     assert app.schedules.code["ping-nightly"].queue == "q"
+
+
+def test_schedule_priority_and_retries_must_fit_the_queue() -> None:
+    from jetjobs import App, ConfigError
+
+    app = App("fit", nats_url="nats://127.0.0.1:1", queues={"q": {"priorities": ["normal"], "max_deliveries": 10}})
+    with pytest.raises(ConfigError, match="has no 'high' priority"):
+        app.register_periodic("t", schedule="0 * * * *", queue="q", priority="high")
+    with pytest.raises(ConfigError, match="max_retries=20 does not fit"):
+        app.register_periodic("t", schedule="0 * * * *", queue="q", max_retries=20)
+    app.register_periodic("t", schedule="0 * * * *", queue="q", max_retries=3)

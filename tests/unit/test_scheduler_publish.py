@@ -148,3 +148,15 @@ def test_fire_job_id_is_a_valid_job_id_for_every_valid_schedule_name(name: str) 
     build_definition(name, "t", every=60, queue="q")  # the name is a valid schedule name
     for fire in FIRES[:20]:
         assert is_valid_job_id(fire_job_id(name, fire))
+
+
+def test_grace_is_counted_from_the_jittered_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from jetjobs.scheduler import build_definition, jitter_offset, to_publish
+
+    spec = build_definition("hourly", "t", cron="0 * * * *", jitter_s=600, misfire_grace_s=60, queue="q")
+    fire = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    jittered = fire + timedelta(seconds=jitter_offset(spec, fire))
+    assert to_publish(spec, [fire], jittered + timedelta(seconds=30)) == [fire]
+    assert to_publish(spec, [fire], jittered + timedelta(seconds=90)) == []

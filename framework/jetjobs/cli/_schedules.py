@@ -68,6 +68,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--jitter-s", type=float, default=0.0)
     add.add_argument("--exclusive", action="store_true", help="skip a fire while the previous run is not finished")
     add.add_argument("--misfire", choices=["skip", "once", "all"], default="skip")
+    add.add_argument("--misfire-grace-s", type=float, default=60.0, help="how late a fire may still run")
+    add.add_argument("--start-at", help="interval anchor, RFC 3339 with a zone, e.g. 2026-01-01T08:00:00+01:00")
     add.add_argument("--timeout-s", type=float)
     add.add_argument("--max-retries", type=int)
     add.add_argument("--replace", action="store_true", help="replace an existing dynamic schedule")
@@ -81,6 +83,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ):
         parser = actions.add_parser(action, help=helptext)
         parser.add_argument("name")
+        if action == "remove":
+            parser.add_argument("--force", action="store_true", help="also a code schedule its app no longer declares")
         add_client_options(parser)
         parser.set_defaults(func=cmd_change, action=action)
 
@@ -154,6 +158,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         "jitter_s": args.jitter_s,
         "exclusive": args.exclusive,
         "misfire": args.misfire,
+        "misfire_grace_s": args.misfire_grace_s,
+        "start_at": args.start_at,
         "timeout_s": args.timeout_s,
         "max_retries": args.max_retries,
         "kwargs": parse_json_arg(args.kwargs, "--kwargs", dict),
@@ -180,7 +186,7 @@ def cmd_change(args: argparse.Namespace) -> int:
             await app.schedules.resume(args.name)
             print(f"resumed {args.name}")
         elif args.action == "remove":
-            await app.schedules.remove(args.name)
+            await app.schedules.remove(args.name, force=args.force)
             print(f"removed {args.name}")
         else:
             job = await app.schedules.run_now(args.name)

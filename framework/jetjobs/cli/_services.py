@@ -84,7 +84,7 @@ async def run_dev(app: App, args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         close_app=False,
     )
-    scheduler = Scheduler(app, close_app=False)
+    scheduler = Scheduler(app, serve_http=False, close_app=False)  # the worker serves /metrics and the probes
 
     def stop() -> None:
         scheduler.request_stop()
@@ -93,8 +93,14 @@ async def run_dev(app: App, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
+    services = [asyncio.create_task(worker.run()), asyncio.create_task(scheduler.run())]
     try:
-        await asyncio.gather(worker.run(), scheduler.run())
+        # If one of them fails (e.g. the metrics port is taken) the other stops too.
+        await asyncio.wait(services, return_when=asyncio.FIRST_EXCEPTION)
+        stop()
+        for outcome in await asyncio.gather(*services, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
     finally:
         await app.close()
     return 0

@@ -48,8 +48,8 @@ def previous_fires(
 def to_publish(spec: ScheduleDefinition, due: list[datetime], now: datetime) -> list[datetime]:
     """Which due fires to publish, by the misfire policy.
 
-    The latest due fire is on time when it is at most ``misfire_grace_s`` old;
-    every older one was missed (no scheduler was running).
+    The latest due fire is on time when it is at most ``misfire_grace_s`` late,
+    counted from its jittered time; every older one was missed (no scheduler was running).
     """
     if not due:
         return []
@@ -58,7 +58,7 @@ def to_publish(spec: ScheduleDefinition, due: list[datetime], now: datetime) -> 
         return due
     if spec.misfire == "once":
         return [latest]
-    on_time = (now - latest).total_seconds() <= spec.misfire_grace_s
+    on_time = (now - latest).total_seconds() - jitter_offset(spec, latest) <= spec.misfire_grace_s
     return [latest] if on_time else []
 
 

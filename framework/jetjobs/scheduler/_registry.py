@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import transport
+from .._retry import LOST_DELIVERY_SLACK
 from .._task import EnqueueOptions, JobRequest
 from .._wire import parse_iso, to_iso
 from ..errors import ConfigError, InvalidPayload, JetjobsError, JobNotFound
@@ -84,11 +85,23 @@ class Schedules:
                 raise ConfigError(f"schedule {name!r}: {exc}") from None
         elif not fields.get("queue"):
             raise ConfigError(f"schedule {name!r}: task {task!r} is not registered here; give queue=...")
+        self._check_fits_queue(name, fields)
         try:
             json.dumps([fields["args"], fields["kwargs"]])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"schedule {name!r}: arguments are not JSON: {exc}") from None
         return build_definition(name, task, **fields)
+
+    def _check_fits_queue(self, name: str, fields: dict[str, Any]) -> None:
+        """A priority or max_retries the queue cannot take fails now, not at every fire."""
+        queue = self._app.queue_config(str(fields["queue"]))
+        priority = fields.get("priority")
+        if priority is not None and priority not in queue.priorities:
+            raise ConfigError(f"schedule {name!r}: queue {fields['queue']!r} has no {priority!r} priority")
+        retries = fields.get("max_retries")
+        allowed = queue.max_deliveries - 1 - LOST_DELIVERY_SLACK
+        if retries is not None and retries + 1 > allowed:
+            raise ConfigError(f"schedule {name!r}: max_retries={retries} does not fit queue {fields['queue']!r}")
 
     def describe(self, now: datetime | None = None) -> dict[str, dict[str, Any]]:
         """Code schedules: name -> task, schedule, args, kwargs, queue, next fire."""
@@ -120,6 +133,11 @@ class Schedules:
         stored = {d.name: d for d in await self._definitions(store)}
         for name, definition in self.code.items():
             current = stored.get(name)
+            if current is not None and current.source == "code" and current.owner != self._app.name:
+                raise ConfigError(
+                    f"schedule {name!r} is declared by app {current.owner!r} too; give one of them another name "
+                    "(or remove the stale one with: jetjobs schedules remove --force)"
+                )
             wanted = definition.model_copy(update={"paused": bool(current and current.paused)})
             if current != wanted:
                 await store.put(DEF + name, wanted.model_dump_json().encode())
@@ -158,7 +176,7 @@ class Schedules:
                 self._refuse_code(ScheduleDefinition.model_validate_json(current.value), "replace")
             await store.put(DEF + name, data)
         elif await store.create(DEF + name, data) is None:
-            raise ConfigError(f"schedule {name!r} exists; remove it first or pass replace=True")
+            raise ConfigError(f"schedule {name!r} exists; remove it first or replace it (replace=True, --replace)")
         return definition
 
     async def pause(self, name: str) -> ScheduleDefinition:
@@ -167,9 +185,12 @@ class Schedules:
     async def resume(self, name: str) -> ScheduleDefinition:
         return await self._set_paused(name, False)
 
-    async def remove(self, name: str) -> None:
+    async def remove(self, name: str, *, force: bool = False) -> None:
+        """Delete a dynamic schedule; ``force`` also deletes a code schedule whose app retired it
+        (if the app still declares it, its scheduler writes it back at its next start)."""
         store = await self.bucket()
-        self._refuse_code(await self.get(name), "remove")
+        if not force:
+            self._refuse_code(await self.get(name), "remove")
         await store.delete(DEF + name)
         await store.delete(STATE + name)
 

@@ -42,10 +42,13 @@ class Scheduler:
         await scheduler.run()     # until scheduler.request_stop()
     """
 
-    def __init__(self, app: App, *, metrics_port: int | None = None, close_app: bool = True) -> None:
+    def __init__(
+        self, app: App, *, metrics_port: int | None = None, serve_http: bool = True, close_app: bool = True
+    ) -> None:
         self.app = app
         self._close_app = close_app
         port = metrics_port if metrics_port is not None else app.settings.metrics_port
+        port = port if serve_http else None
         self.runtime = ServiceRuntime(app, port=port, ready=lambda: self.ready)
         self.started = asyncio.Event()
         self._stop = asyncio.Event()
@@ -116,6 +119,8 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # e.g. the server restarted under the watch
+                if self.app._conn is None or self.app._conn.nc.is_closed:
+                    return  # the connection was closed for good: we are stopping
                 log.warning("schedules watch failed (%s); watching again", exc)
                 await asyncio.sleep(1)
 
@@ -124,11 +129,15 @@ class Scheduler:
             name = entry.key[len(DEF) :]
             definition = ScheduleDefinition.model_validate_json(entry.value) if entry.value else None
             self._dynamic.pop(name, None)
+            was_paused = name in self._paused
             self._paused.discard(name)
             if definition is None:
                 return
             if definition.paused:
                 self._paused.add(name)
+            elif was_paused:
+                # Fires that fell while paused are not "missed": resuming starts from now.
+                self._last_fire[name] = datetime.now(UTC)
             if definition.source == "dynamic":
                 self._dynamic[name] = definition
         elif entry.key.startswith(STATE) and entry.value:

@@ -10,6 +10,7 @@ Example::
     telemetry.configure("billing")   # OTLP, set up by the standard OTEL_* variables
 """
 
+from .._logging import configure_logging
 from . import _metrics as metrics
 from ._http import HealthServer
 from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
@@ -29,6 +30,7 @@ __all__ = [
     "TracingMiddleware",
     "bridge_metrics",
     "configure",
+    "configure_logging",
     "enabled",
     "instrument",
     "metrics",

@@ -3,7 +3,7 @@
 Why not record straight into the OpenTelemetry SDK? Measured here, one
 ``Counter.add`` with three attributes costs ~8 µs and one ``Histogram.record``
 ~5 µs: ~20 µs per job, a third of the worker's whole per-job budget. These
-instruments cost well under a microsecond; the OTel bridge (``_otel.py``)
+instruments cost well under a microsecond; the OTel bridge (``_setup.bridge_metrics``)
 reads them only when an exporter collects.
 
 Names (documented in docs/observability.md):

@@ -11,6 +11,7 @@ from .._context import JobContext
 from .._hooks import Hooks
 from .._middleware import CallNext
 from .._outcome import ErrorInfo
+from .._wire import H_DUE_AT
 from . import _metrics
 
 log = logging.getLogger("jetjobs.jobs")
@@ -21,10 +22,11 @@ class MetricsMiddleware:
 
     async def __call__(self, job: JobContext, call_next: CallNext) -> Any:
         labels = (job.task, job.queue)
-        if job.attempt == 1 and job.enqueued_at:
+        ready_at = job.headers.get(H_DUE_AT) or job.enqueued_at  # a delayed job waits from when it was due
+        if job.attempt == 1 and ready_at:
             try:
-                enqueued = datetime.fromisoformat(job.enqueued_at.replace("Z", "+00:00")).timestamp()
-                _metrics.queue_wait.observe(labels, max(0.0, time.time() - enqueued))
+                ready = datetime.fromisoformat(ready_at.replace("Z", "+00:00")).timestamp()
+                _metrics.queue_wait.observe(labels, max(0.0, time.time() - ready))
             except ValueError:
                 pass  # a foreign producer sent an unreadable time: no wait to report
         started = time.perf_counter()
@@ -50,11 +52,21 @@ class MetricsHooks(Hooks):
         _metrics.jobs.inc((job.task, job.queue, "cancelled"))
 
 
+def _fields(job: JobContext) -> dict[str, object]:
+    """Hooks run after the job's context is gone: pass its fields to the log record."""
+    fields: dict[str, object] = {"job_id": job.id, "task": job.task, "attempt": job.attempt, "queue": job.queue}
+    traceparent = job.headers.get("traceparent", "")
+    if traceparent.count("-") == 3:
+        fields["trace_id"] = traceparent.split("-")[1]
+    return fields
+
+
 class LoggingHooks(Hooks):
     """One log line per outcome (successes at DEBUG, so busy queues stay quiet)."""
 
     def on_success(self, job: JobContext, result_json: bytes) -> None:
-        log.debug("job %s (%s) succeeded on attempt %d", job.id, job.task, job.attempt)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("job %s (%s) succeeded on attempt %d", job.id, job.task, job.attempt, extra=_fields(job))
 
     def on_retry(self, job: JobContext, error: ErrorInfo, delay_s: float) -> None:
         log.info(
@@ -66,7 +78,8 @@ class LoggingHooks(Hooks):
             error.type,
             error.message,
             delay_s,
+            extra=_fields(job),
         )
 
     def on_cancel(self, job: JobContext, reason: str) -> None:
-        log.info("job %s (%s) cancelled itself: %s", job.id, job.task, reason)
+        log.info("job %s (%s) cancelled itself: %s", job.id, job.task, reason, extra=_fields(job))

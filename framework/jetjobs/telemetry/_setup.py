@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
@@ -16,8 +14,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from .._job import Job
 from .._logging import add_field_source
-from .._producer import Outgoing
 from . import _metrics
 from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
 from ._tracing import TracingHooks, TracingMiddleware, log_fields, trace_publish
@@ -28,10 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("jetjobs.telemetry")
 
 
-@contextlib.contextmanager
-def count_enqueued(job: Outgoing) -> Iterator[None]:
-    yield
-    _metrics.enqueued.inc((job.task, job.queue))
+def count_enqueued(job: Job) -> None:
+    if not job.duplicate:  # a duplicate was dropped by JetStream: not enqueued
+        _metrics.enqueued.inc((job.task, job.queue))
 
 
 def instrument(app: App) -> None:
@@ -39,7 +36,8 @@ def instrument(app: App) -> None:
     # Tracing is outermost, so the metrics middleware and the task run inside the span.
     app.middleware[:0] = [TracingMiddleware(), MetricsMiddleware()]
     app.hooks.extend([TracingHooks(), MetricsHooks(), LoggingHooks()])
-    app.producer.interceptors.extend([trace_publish, count_enqueued])
+    app.producer.interceptors.append(trace_publish)
+    app.producer.on_published.append(count_enqueued)
     add_field_source(log_fields)
 
 

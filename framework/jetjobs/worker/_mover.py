@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
+from .._context import JobContext
+from .._hooks import Hooks, run_hooks
 from .._outcome import DeadLetter, ErrorInfo
-from ..transport import Connection, Delivery, delete_message, read_message
+from .._wire import H_ENQUEUED_AT, H_JOB_ID, H_TASK
+from ..transport import Connection, Delivery, StoredMessage, delete_message, read_message
 from ._fetcher import Source
 from ._settler import Settler
 
@@ -23,10 +27,11 @@ _RETRY_S = 5.0
 
 
 class DeadLetterMover:
-    def __init__(self, conn: Connection, queue: str, settler: Settler) -> None:
+    def __init__(self, conn: Connection, queue: str, settler: Settler, hooks: Sequence[Hooks] = ()) -> None:
         self._conn = conn
         self._queue = queue
         self._settler = settler
+        self._hooks = hooks
 
     @property
     def source(self) -> Source:
@@ -58,4 +63,22 @@ class DeadLetterMover:
             # interrupted before the ack, the advisory comes back and this repeats safely.
             await self._settler.move_stored(self._queue, stored, outcome, deliveries)
             await delete_message(self._conn, stream, seq)
+            # Traces, metrics and logs see these deaths too (hooks never raise).
+            await run_hooks(self._hooks, stored_context(stored, self._queue, deliveries), outcome)
         await delivery.ack()
+
+
+def stored_context(stored: StoredMessage, queue: str, deliveries: int) -> JobContext:
+    """What is known of a job read back from its stream, for hooks."""
+    headers = stored.headers
+    return JobContext(
+        id=headers.get(H_JOB_ID, "") or f"seq-{stored.seq}",
+        task=headers.get(H_TASK, "?"),
+        queue=queue,
+        priority=stored.subject.rsplit(".", 1)[-1],
+        attempt=deliveries,
+        max_attempts=deliveries,
+        enqueued_at=headers.get(H_ENQUEUED_AT, ""),
+        headers=headers,
+        subject=stored.subject,
+    )

@@ -156,7 +156,7 @@ class Worker:
         assert self._status is not None
         # Two small helpers per queue, each with a pull loop of its own: the
         # dead-letter mover (advisories) and the forwarder of due delayed jobs.
-        mover = DeadLetterMover(conn, queue, self._settler)
+        mover = DeadLetterMover(conn, queue, self._settler, self.app.hooks)
         forwarder = Forwarder(conn, queue, cfg, self._status)
         for source, handler, capacity in ((mover.source, mover.handle, 1), (forwarder.source, forwarder.handle, 16)):
             helper = Fetcher(conn, [source], capacity=capacity, handle=handler, heartbeat_s=10.0)
