@@ -1,0 +1,79 @@
+"""The bench's jetjobs app, run as ``jetjobs worker bench.tasks:app`` by bench/run.py.
+
+One async no-op task on queue ``bench`` taking one dict. It notes ``time.time()`` on
+its first line and reports it over UDP, configured only by variables the bench sets
+(``JETJOBS_*`` names are reserved for jetjobs settings, so ours are ``BENCH_*``):
+
+* ``BENCH_REPORT_ADDR``  ``host:port`` of the bench's UDP socket; unset: report nothing.
+* ``BENCH_MODE``         ``latency``: one datagram ``"<i> <start>"`` per job;
+                         ``drain``: one datagram once ``BENCH_EXPECT`` handlers have
+                         started (see ``DrainReport``; per job only a counter, so the
+                         report does not slow the drain).
+* ``BENCH_EXPECT``       handler starts to wait for in drain mode.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench._common import DrainReport, udp_sender
+from jetjobs import App, Task
+
+QUEUE = "bench"
+TASK = "noop"
+
+Report = Callable[[dict[str, Any], float], None]
+
+
+def _drain_report(expect: int, send: Callable[[str], None]) -> Report:
+    drain = DrainReport(expect, send)
+
+    def report(payload: dict[str, Any], started: float) -> None:
+        drain.started(started)
+
+    return report
+
+
+def _latency_report(send: Callable[[str], None]) -> Report:
+    def report(payload: dict[str, Any], started: float) -> None:
+        send(f"{payload['i']} {started!r}")
+
+    return report
+
+
+def _no_report(payload: dict[str, Any], started: float) -> None:
+    return None
+
+
+def reporter_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> Report:
+    addr = environ.get("BENCH_REPORT_ADDR")
+    mode = environ.get("BENCH_MODE", "")
+    if not addr:
+        return _no_report
+    if mode == "latency":
+        return _latency_report(udp_sender(addr))
+    if mode == "drain":
+        return _drain_report(int(environ["BENCH_EXPECT"]), udp_sender(addr))
+    raise ValueError(f"BENCH_MODE must be 'latency' or 'drain', not {mode!r}")
+
+
+_report = reporter_from_env()
+
+
+async def noop(payload: dict[str, Any]) -> None:
+    """Does nothing but note when it started."""
+    started = time.time()
+    _report(payload, started)
+
+
+def build_app(**settings: Any) -> tuple[App, Task[..., Any]]:
+    """A fresh App with the task; the bench makes one per nats-server (settings are fixed per App)."""
+    bench_app = App("bench", **settings)
+    task: Task[..., Any] = bench_app.task(queue=QUEUE, name=TASK)(noop)
+    return bench_app, task
+
+
+app, noop_task = build_app()
