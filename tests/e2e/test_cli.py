@@ -56,6 +56,11 @@ def test_enqueue_wait_status_queues_and_dead_letters(jetjobs_server: NatsServer,
     job = json.loads(done.stdout)
     assert job["result"] == 5
 
+    later = jetjobs(jetjobs_server, "enqueue", "record", "--kwargs", '{"n": 6}', "--queue", "work", "--delay", "1s")
+    assert ", due in 1s" in later.stdout
+    delayed = jetjobs(jetjobs_server, "status", later.stdout.split()[1], "--json")
+    assert json.loads(delayed.stdout)["state"] in ("scheduled", "queued", "running", "succeeded")
+
     status = jetjobs(jetjobs_server, "status", job["job_id"])
     assert status.returncode == 0, status.stderr
     assert status.stdout.startswith(f"{job['job_id']}: succeeded")
@@ -90,6 +95,7 @@ def test_errors_are_one_clear_line(jetjobs_server: NatsServer) -> None:
         (("enqueue", "record", "--kwargs", "[1]", "--queue", "work"), "--kwargs must be a JSON object"),
         (("enqueue", "mystery"), "pass queue="),
         (("status", "nope"), "no status for job 'nope'"),
+        (("enqueue", "record", "--delay", "soon", "--queue", "work"), "invalid duration 'soon'"),
         (("dlq", "show", "99"), "no dead letter with sequence 99"),
     ]
     for args, message in cases:

@@ -8,6 +8,7 @@ from typing import Any
 
 from .._app import App
 from ._common import add_client_options, load_app, parse_json_arg, print_json, print_table, run_with_app
+from ._duration import parse_duration
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,6 +19,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     enqueue.add_argument("--queue", help="queue (required unless --app registers the task)")
     enqueue.add_argument("--priority", choices=["high", "normal", "low"])
     enqueue.add_argument("--job-id", help="idempotency key (default: random)")
+    enqueue.add_argument("--delay", help="run later: 30s, 5m, 1h30m... (a delayed job)")
     enqueue.add_argument("--wait", action="store_true", help="wait for the result and print it")
     enqueue.add_argument("--timeout-s", type=float, default=60.0, help="with --wait (default: %(default)s)")
     add_client_options(enqueue)
@@ -40,6 +42,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         k: v for k, v in (("queue", args.queue), ("priority", args.priority), ("job_id", args.job_id)) if v
     }
+    if args.delay:
+        options["delay_s"] = parse_duration(args.delay).total_seconds()
 
     async def body(app: App) -> int:
         job = await app.enqueue(args.task, args=call_args, kwargs=call_kwargs, **options)
@@ -50,7 +54,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
             print_json({"job_id": job.id, "queue": job.queue, "duplicate": job.duplicate})
         else:
             note = " (duplicate: a job with this id was enqueued recently)" if job.duplicate else ""
-            print(f"enqueued {job.id} on {job.queue}{note}")
+            when = f", due in {args.delay}" if args.delay else ""
+            print(f"enqueued {job.id} on {job.queue}{when}{note}")
         return 0
 
     return run_with_app(args, body)

@@ -183,7 +183,7 @@ class Scheduler:
         for fire in to_publish(definition, due, now):
             await self._fire(definition, fire)
         if due:
-            await self._record(name, due[-1])
+            await self._record(name, due[-1], next_fire(definition, now))
         waiting = [f for f in candidates if f not in due]
         upcoming = waiting[0] if waiting else next_fire(definition, now)
         return upcoming + timedelta(seconds=jitter_offset(definition, upcoming))
@@ -208,13 +208,14 @@ class Scheduler:
         data = await self.app.status_store.get(job_id)
         return data is not None and not decode_status(data).state.is_final
 
-    async def _record(self, name: str, fire: datetime) -> None:
-        """Share the last fire with the other replicas; it only ever moves forward."""
+    async def _record(self, name: str, fire: datetime, upcoming: datetime) -> None:
+        """Share the last (and next) fire with the other replicas; it only ever moves forward."""
         self._advance(name, fire, None)
         assert self._store is not None
         key = STATE + name
         record = {
             "last_fire": to_iso(fire),
+            "next_fire": to_iso(upcoming),
             "last_job_id": self._last_job.get(name),
             "updated_at": to_iso(datetime.now(UTC)),
         }
