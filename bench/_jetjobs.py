@@ -12,18 +12,10 @@ from typing import Any
 from jetjobs import App, Task
 from jetjobs.testing import NatsServer
 
-from ._common import (
-    CpuMeter,
-    Latency,
-    child_env,
-    child_process,
-    cpu_seconds,
-    drain_result,
-    jetjobs_worker_command,
-    measure_latency,
-    payload,
-    report_inbox,
-)
+from ._meters import CpuMeter, cpu_seconds
+from ._procs import child_env, child_process, jetjobs_worker_command
+from ._reports import Latency, drain_result, measure_latency, report_inbox
+from ._workload import payload
 from .tasks import build_app
 
 WORKER = jetjobs_worker_command("bench.tasks:app")

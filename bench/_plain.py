@@ -16,20 +16,10 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 
 from jetjobs.testing import NatsServer
 
-from ._common import (
-    STREAM,
-    STREAM_SUBJECTS,
-    SUBJECT,
-    CpuMeter,
-    Latency,
-    child_env,
-    child_process,
-    cpu_seconds,
-    drain_result,
-    measure_latency,
-    plain_message,
-    report_inbox,
-)
+from ._meters import CpuMeter, cpu_seconds
+from ._procs import child_env, child_process
+from ._reports import Latency, drain_result, measure_latency, report_inbox
+from ._workload import STREAM, STREAM_SUBJECTS, SUBJECT, plain_message
 
 BULK_WINDOW = 512
 CONSUMER = [sys.executable, "-m", "bench.plain_consumer"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from jetjobs.testing import NatsServer
 
-from ._common import NoiseMeter
+from ._meters import NoiseMeter
 
 # A measurement: given a fresh nats-server (its URL, and its PID for CPU accounting).
 Measure = Callable[[NatsServer], Coroutine[Any, Any, Any]]
@@ -52,7 +52,7 @@ class Runner:
             took = time.monotonic() - started
             busy = noise["others_cores"] + noise["steal_cores"]
             entry = {"run": label, "attempt": attempt + 1, "waited_for_quiet_s": round(waited, 1), **noise}
-            note = f"  (others used {busy:.2f} cores)" if busy > NOISY_CORES else ""
+            note = f"  (other processes / the VM host took {busy:.2f} cores)" if busy > NOISY_CORES else ""
             if waited > 2 * QUIET_WINDOWS * QUIET_WINDOW_S:
                 note += f"  (waited {waited:.0f}s for quiet)"
             print(f"  {label:<28} {took:5.1f}s{note}", flush=True)

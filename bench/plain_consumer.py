@@ -22,7 +22,8 @@ import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from bench._common import PLAIN_DURABLE, STREAM, SUBJECT, DrainReport, udp_sender
+from bench._reports import DrainReport, udp_sender
+from bench._workload import PLAIN_DURABLE, STREAM, SUBJECT
 
 
 async def _subscribe(js: JetStreamContext) -> JetStreamContext.PullSubscription:

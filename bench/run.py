@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import _jetjobs, _plain, _report  # noqa: E402  (needs the sys.path line above)
+from bench import _jetjobs, _plain, _results  # noqa: E402  (needs the sys.path line above)
 from bench._runner import Measure, Runner  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -58,9 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _report.Row], dict[str, Any]]:
+def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _results.Row], dict[str, Any]]:
     """Every selected phase; returns the table rows by target key and every run's details."""
-    rows = {t.key: _report.Row(t) for t in _report.TARGETS}
+    rows = {t.key: _results.Row(t) for t in _results.TARGETS}
     details: dict[str, Any] = {}
     n, warm, chunk = args.n, args.latency_warmup, args.bulk_chunk
     throughput: dict[str, tuple[Measure, Measure]] = {
@@ -101,7 +101,7 @@ def notes(args: argparse.Namespace) -> dict[str, str]:
         "enqueue_one": "awaited js.publish(subject, body, headers) vs awaited task.enqueue({...}); no worker",
         "enqueue_bulk": f"js.publish_async, window 512 vs app.enqueue_many, {args.bulk_chunk} jobs per call",
         "drain": "pre-filled queue, 1 process: pull_subscribe fetch(100)+msg.ack() vs `jetjobs worker "
-        "bench.tasks:app` (defaults: concurrency 16, results stored); first→last handler start",
+        "bench.tasks:app` (defaults: concurrency 64, results stored); first→last handler start",
         "latency": f"1 job in flight, {args.latency_samples} samples after {args.latency_warmup} warm-up, "
         f"{args.latency_gap_ms:g} ms quiet between jobs; consumer in a 2nd process: fetch(1) loop "
         "(a pull request always outstanding) vs `jetjobs worker`; enqueue call → handler's first line",
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     dropped = use_default_settings()
     if dropped:
         print(f"(ignoring {', '.join(dropped)}: the bench runs jetjobs with default settings)")
-    info = _report.machine()
+    info = _results.machine()
     print(
         f"jetjobs bench — {info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, "
         f"nats-py {info['nats_py']}, nats-server {info['nats_server']}, jetjobs {info['jetjobs']} "
@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(retries=args.noise_retries)
     rows, details = run_phases(args, runner)
     print()
-    print(_report.table(list(rows.values()), notes(args)))
-    cpu = _report.cpu_table(details)
+    print(_results.table(list(rows.values()), notes(args)))
+    cpu = _results.cpu_table(details)
     if cpu:
         print(f"\n{cpu}\n  client: the producer (enqueue) or the worker/consumer process (drain, first→last start)")
     if runner.noisy_runs:
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "noise": runner.log,
         "notes": notes(args),
     }
-    _report.write_json(args.json, document)
+    _results.write_json(args.json, document)
     print(f"\nresults: {args.json} ({document['seconds']:.0f}s)")
     missed = [r.target.label for r in rows.values() if not r.target.passes(r.ratio)]
     return 1 if args.check and missed else 0

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from bench._common import DrainReport, udp_sender
+from bench._reports import DrainReport, udp_sender
 from jetjobs import App, Task
 
 QUEUE = "bench"
@@ -48,7 +48,7 @@ def _no_report(payload: dict[str, Any], started: float) -> None:
     return None
 
 
-def reporter_from_env(environ: dict[str, str] | os._Environ[str] = os.environ) -> Report:
+def reporter_from_env(environ: Mapping[str, str] = os.environ) -> Report:
     addr = environ.get("BENCH_REPORT_ADDR")
     mode = environ.get("BENCH_MODE", "")
     if not addr:

@@ -91,6 +91,8 @@ class App:
         check_queue_name(name)
         base = config if isinstance(config, QueueConfig) else QueueConfig(**{**dict(config or {}), **fields})
         self._queues[name] = base
+        if hasattr(self, "producer"):
+            self.producer.routes.clear()  # routes carry queue settings
         return self.queue_config(name)
 
     def queue_config(self, name: str) -> QueueConfig:

@@ -40,6 +40,7 @@ class JobContext:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     subject: str = ""
     consumer: str = ""
+    stored_ns: int = 0  # when the stream stored this message (for a delayed job: when it came due)
 
     @property
     def is_last_attempt(self) -> bool:

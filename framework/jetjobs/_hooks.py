@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._context import JobContext
@@ -40,20 +40,46 @@ class Hooks:
         """The task cancelled itself."""
 
 
+class HookRunner:
+    """The hooks of one task, as per-outcome lists built once (no-op methods left out)."""
+
+    def __init__(self, hooks: Sequence[Hooks]) -> None:
+        active = [h for h in hooks if is_active(h)]
+        self._by_outcome: dict[type, list[Callable[..., Any]]] = {
+            Succeeded: _overridden(active, "on_success"),
+            RetryLater: _overridden(active, "on_retry"),
+            DeadLetter: _overridden(active, "on_failure"),
+            Cancelled: _overridden(active, "on_cancel"),
+        }
+
+    async def run(self, job: JobContext, outcome: Outcome) -> None:
+        """Call every hook for ``outcome``; a failing hook is logged and skipped."""
+        for method in self._by_outcome.get(type(outcome), ()):
+            try:
+                if isinstance(outcome, Succeeded):
+                    result = method(job, outcome.result)
+                elif isinstance(outcome, RetryLater):
+                    result = method(job, outcome.error, outcome.delay_s)
+                elif isinstance(outcome, DeadLetter):
+                    result = method(job, outcome.error, outcome.state)
+                else:
+                    result = method(job, outcome.reason)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("hook %r failed for job %s (%s); ignored", method, job.id, job.task)
+
+
+def is_active(part: object) -> bool:
+    """Built-in middleware and hooks say whether they have work (tracing without an SDK has none)."""
+    active = getattr(part, "active", None)
+    return bool(active()) if callable(active) else True
+
+
+def _overridden(hooks: Sequence[Hooks], name: str) -> list[Callable[..., Any]]:
+    return [getattr(h, name) for h in hooks if getattr(type(h), name, None) is not getattr(Hooks, name)]
+
+
 async def run_hooks(hooks: Sequence[Hooks], job: JobContext, outcome: Outcome) -> None:
     """Call every hook for ``outcome``; a failing hook is logged and skipped."""
-    for hook in hooks:
-        try:
-            result: Any = None
-            if isinstance(outcome, Succeeded):
-                result = hook.on_success(job, outcome.result)
-            elif isinstance(outcome, RetryLater):
-                result = hook.on_retry(job, outcome.error, outcome.delay_s)
-            elif isinstance(outcome, DeadLetter):
-                result = hook.on_failure(job, outcome.error, outcome.state)
-            elif isinstance(outcome, Cancelled):
-                result = hook.on_cancel(job, outcome.reason)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            log.exception("hook %r failed for job %s (%s); ignored", hook, job.id, job.task)
+    await HookRunner(hooks).run(job, outcome)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import transport
+from ._hooks import is_active
 from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._retry import LOST_DELIVERY_SLACK
 from ._status import JobState, StatusRecord
-from ._wire import H_DUE_AT, JobHeaders, encode_body, now_iso, to_iso
+from ._wire import JobHeaders, encode_body, to_iso
 from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
+_HEADER_ROOM = 4096  # more than the headers of a job without metadata can take
 DELAYED_KEY = "~delayed"
 
 
@@ -43,9 +46,44 @@ PublishInterceptor = Callable[[Outgoing], contextlib.AbstractContextManager[Any]
 
 
 @dataclass(frozen=True, slots=True)
+class _Route:
+    queue: str
+    priority: Priority
+    version: str | None
+    subject: str
+    due_subject: str
+    max_deliveries: int
+
+    def queued_record(self, record: StatusRecord, state: JobState, scheduled_for: str | None) -> bytes:
+        """The first status record, as ``StatusRecord.encode`` writes it, built without a JSON encoder.
+
+        Job ids are checked to be plain tokens and times are ISO strings, so only
+        the task name needs escaping; this runs once per enqueued job.
+        """
+        extra = f',"scheduled_for":"{scheduled_for}"' if scheduled_for else ""
+        return (
+            f'{{"id":"{record.id}","state":"{state.value}","task":{json.dumps(record.task)},'
+            f'"queue":"{self.queue}","priority":"{self.priority}","attempts":0,'
+            f'"enqueued_at":"{record.enqueued_at}","updated_at":"{record.enqueued_at}"{extra}}}'
+        ).encode()
+
+
+def _check_retries(max_retries: int, route: _Route) -> None:
+    if max_retries < 0:
+        raise InvalidPayload("max_retries must be >= 0")
+    allowed = route.max_deliveries - 1 - LOST_DELIVERY_SLACK
+    if max_retries + 1 > allowed:
+        raise InvalidPayload(
+            f"max_retries={max_retries} does not fit queue {route.queue!r}: at most {allowed - 1} "
+            "(raise the queue's max_deliveries)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     out: transport.Outbound
     record: StatusRecord
+    route: _Route
     scheduled_for: str | None = None  # delayed jobs: when they are due
 
     @property
@@ -60,23 +98,31 @@ class Producer:
     def __init__(self, app: App) -> None:
         self._app = app
         self.interceptors: list[PublishInterceptor] = []
+        self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
         self.on_published: list[Callable[[Job], None]] = []
 
     async def send(self, request: JobRequest) -> Job:
         conn = self._app.connection
-        prepared = self._prepare(request, conn)
+        now = datetime.now(UTC)
+        prepared = self._prepare(request, conn, now, to_iso(now))
         # Once per queue and process: a publish to a missing stream is only detected
         # by "no responders", which any core subscriber on the subject would mask.
         await self._create_stream(prepared.stream_key)
-        with self._intercept(prepared) as out:
-            try:
-                published = await transport.publish(conn, out)
-            except transport.StreamMissing:
-                self._app.known_streams.discard(prepared.stream_key)
-                await self._create_stream(prepared.stream_key)
-                published = await transport.publish(conn, out)
+        if not self._intercepting():
+            published = await self._publish(prepared.out, prepared.stream_key)
+        else:
+            with self._intercept(prepared.out, prepared.record) as out:
+                published = await self._publish(out, prepared.stream_key)
         return await self._after_publish(prepared, published)
+
+    async def _publish(self, out: transport.Outbound, stream_key: str) -> transport.Published:
+        try:
+            return await transport.publish(self._app.connection, out)
+        except transport.StreamMissing:
+            self._app.known_streams.discard(stream_key)
+            await self._create_stream(stream_key)
+            return await transport.publish(self._app.connection, out)
 
     async def send_many(self, requests: Sequence[JobRequest]) -> list[Job]:
         """Publish all, with acknowledgements in flight together; raise the first error after.
@@ -85,125 +131,136 @@ class Producer:
         when some fail, so a caller can retry only the rest.
         """
         conn = self._app.connection
-        prepared = [self._prepare(r, conn) for r in requests]
+        now = datetime.now(UTC)  # one enqueue time for the batch
+        enqueued_at = to_iso(now)
+        prepared = [self._prepare(r, conn, now, enqueued_at) for r in requests]
         for key in {p.stream_key for p in prepared}:
             await self._create_stream(key)
-        outs = []
-        for item in prepared:
-            with self._intercept(item) as out:
-                outs.append(out)
-        results = await transport.publish_many(conn, outs)
+        outs = [item.out for item in prepared]
+        if self._intercepting():
+            outs.clear()
+            for item in prepared:
+                with self._intercept(item.out, item.record) as out:
+                    outs.append(out)
         jobs: list[Job] = []
-        first_error: JetjobsError | None = None
-        for item, result in zip(prepared, results, strict=True):
-            if isinstance(result, JetjobsError):
-                first_error = first_error or result
-                continue
-            jobs.append(await self._after_publish(item, result))
+
+        async def on_stored(index: int, published: transport.Published) -> None:
+            jobs.append(await self._after_publish(prepared[index], published))
+
+        results = await transport.publish_many(conn, outs, on_stored)
+        first_error = next((r for r in results if isinstance(r, JetjobsError)), None)
         if first_error is not None:
             first_error.jobs = jobs  # type: ignore[attr-defined]
             raise first_error
         return jobs
 
-    def _prepare(self, request: JobRequest, conn: transport.Connection) -> _Prepared:
+    def _prepare(self, request: JobRequest, conn: transport.Connection, now: datetime, enqueued_at: str) -> _Prepared:
         options = request.options
-        queue, priority, version, args, kwargs = self._route(request)
-        job_id = options.job_id or uuid.uuid4().hex
-        if not is_valid_job_id(job_id):
+        route = self._route(request.task, options.queue, options.priority)
+        args, kwargs = self._arguments(request)
+        job_id = options.job_id or os.urandom(16).hex()
+        if options.job_id is not None and not is_valid_job_id(job_id):
             raise InvalidPayload(
                 f"invalid job_id {job_id!r}: use letters, digits, '_', '-', '=' and single dots (max 200)"
             )
         if options.timeout_s is not None and not options.timeout_s > 0:
             raise InvalidPayload("timeout_s must be > 0")
         if options.max_retries is not None:
-            if options.max_retries < 0:
-                raise InvalidPayload("max_retries must be >= 0")
-            allowed = self._app.queue_config(queue).max_deliveries - 1 - LOST_DELIVERY_SLACK
-            if options.max_retries + 1 > allowed:
-                raise InvalidPayload(
-                    f"max_retries={options.max_retries} does not fit queue {queue!r}: at most {allowed - 1} "
-                    "(raise the queue's max_deliveries)"
-                )
-        now = datetime.now(UTC)
-        due = due_time(options.delay_s, options.eta, now)
-        enqueued_at = to_iso(now)
+            _check_retries(options.max_retries, route)
+        due = due_time(options.delay_s, options.eta, now) if options.delay_s or options.eta else None
         headers = JobHeaders(
             job_id=job_id,
             task=request.task,
             enqueued_at=enqueued_at,
-            task_version=version,
+            task_version=route.version,
             timeout_s=options.timeout_s,
             max_retries=options.max_retries,
             metadata=_check_metadata(options.metadata),
         ).to_headers()
-        body = encode_body(args, kwargs)
-        size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + _HEADER_OVERHEAD
-        if size > conn.max_payload:
-            raise PayloadTooLarge(
-                f"job {request.task} is {size} bytes; the server accepts at most {conn.max_payload} "
-                "(pass a reference to large data instead of the data)"
-            )
-        out = transport.Outbound(queue=queue, subject=conn.names.subject(queue, priority), body=body, headers=headers)
+        body = self._body(request.task, args, kwargs)
+        if len(body) + _HEADER_ROOM > conn.max_payload or options.metadata:
+            _check_size(request.task, body, headers, conn.max_payload)
+        out = transport.Outbound(queue=route.queue, subject=route.subject, body=body, headers=headers)
         if due is not None:
-            headers[H_DUE_AT] = to_iso(due)  # queue-wait metrics count from here, not from the enqueue
             out = transport.Outbound(
-                queue=queue,
-                subject=conn.names.delayed_at(queue, job_id),
+                queue=route.queue,
+                subject=conn.names.delayed_at(route.queue, job_id),
                 body=body,
-                headers=transport.schedule_headers(
-                    out, job_id=job_id, at=due, due_subject=conn.names.delayed_due(queue, priority)
-                ),
+                headers=transport.schedule_headers(out, job_id=job_id, at=due, due_subject=route.due_subject),
             )
-        record = StatusRecord(id=job_id, task=request.task, queue=queue, priority=priority, enqueued_at=enqueued_at)
-        return _Prepared(out=out, record=record, scheduled_for=to_iso(due) if due is not None else None)
+        record = StatusRecord(job_id, request.task, route.queue, route.priority, enqueued_at)
+        return _Prepared(out, record, route, scheduled_for=to_iso(due) if due is not None else None)
 
-    def _route(self, request: JobRequest) -> tuple[str, Priority, str | None, list[Any], dict[str, Any]]:
-        """Queue, priority, version and JSON-ready arguments of a request."""
+    def _route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
+        """Where a task's jobs go, checked once per (task, queue, priority) and kept."""
+        key = (task_name, queue, priority)
+        route = self.routes.get(key)
+        if route is None:
+            route = self.routes[key] = self._new_route(task_name, queue, priority)
+        return route
+
+    def _new_route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
         app = self._app
-        options = request.options
-        task = app.tasks.get(request.task)
+        task = app.tasks.get(task_name)
         if task is not None:
-            queue = options.queue or task.spec.queue
-            priority = options.priority or task.spec.priority
-            version = task.spec.version
-            if request.encoded:
-                args, kwargs = list(request.args), dict(request.kwargs)
-            else:
-                args, kwargs = task.signature.encode_call(tuple(request.args), request.kwargs)
-        elif options.queue:
-            queue, priority, version = options.queue, options.priority or "normal", None
-            args, kwargs = list(request.args), dict(request.kwargs)
+            queue, priority, version = queue or task.spec.queue, priority or task.spec.priority, task.spec.version
+        elif queue:
+            priority, version = priority or "normal", None
         else:
             raise UnknownTask(
-                f"task {request.task!r} is not registered in app {app.name!r}; "
+                f"task {task_name!r} is not registered in app {app.name!r}; "
                 "pass queue=... to enqueue a task of another service by name"
             )
         check_queue_name(queue)
         checked = check_priority(priority)
-        if checked not in app.queue_config(queue).priorities:
+        cfg = app.queue_config(queue)
+        if checked not in cfg.priorities:
             raise ConfigError(f"queue {queue!r} has no {priority!r} priority")
-        return queue, checked, version, args, kwargs
+        names = self._app.connection.names
+        return _Route(
+            queue,
+            checked,
+            version,
+            names.subject(queue, checked),
+            names.delayed_due(queue, checked),
+            cfg.max_deliveries,
+        )
+
+    def _arguments(self, request: JobRequest) -> tuple[list[Any], dict[str, Any]]:
+        task = self._app.tasks.get(request.task)
+        if task is None or request.encoded:
+            return list(request.args), dict(request.kwargs)
+        return task.signature.encode_call(tuple(request.args), request.kwargs)
+
+    def _body(self, task_name: str, args: list[Any], kwargs: dict[str, Any]) -> bytes:
+        try:
+            return encode_body(args, kwargs)
+        except InvalidPayload:
+            task = self._app.tasks.get(task_name)
+            if task is None:
+                raise
+            # The fast check let through a value JSON cannot carry (e.g. a date in a dict):
+            # convert the arguments as pydantic does, then encode.
+            args, kwargs = task.signature.encode_call(tuple(args), kwargs, fast=False)
+            return encode_body(args, kwargs)
 
     async def republish(self, out: transport.Outbound, record: StatusRecord) -> transport.Published:
         """Publish an already-encoded job (a dead-letter replay) through the interceptors."""
-        with self._intercept(_Prepared(out=out, record=record)) as intercepted:
-            try:
-                return await transport.publish(self._app.connection, intercepted)
-            except transport.StreamMissing:
-                self._app.known_streams.discard(out.queue)
-                await self._create_stream(out.queue)
-                return await transport.publish(self._app.connection, intercepted)
+        with self._intercept(out, record) as intercepted:
+            return await self._publish(intercepted, out.queue)
+
+    def _intercepting(self) -> bool:
+        return any(is_active(i) for i in self.interceptors)
 
     @contextlib.contextmanager
-    def _intercept(self, prepared: _Prepared) -> Iterator[transport.Outbound]:
-        out = prepared.out
-        if not self.interceptors:
+    def _intercept(self, out: transport.Outbound, rec: StatusRecord) -> Iterator[transport.Outbound]:
+        interceptors = [i for i in self.interceptors if is_active(i)]
+        if not interceptors:
             yield out
             return
-        rec = prepared.record
         outgoing = Outgoing(rec.id, rec.task, rec.queue, rec.priority or "normal", out.subject, dict(out.headers))
         with contextlib.ExitStack() as stack:
-            for interceptor in self.interceptors:
+            for interceptor in interceptors:
                 stack.enter_context(interceptor(outgoing))
             yield transport.Outbound(queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers)
 
@@ -214,9 +271,7 @@ class Producer:
         if not published.duplicate:
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
-            data = record.encode(
-                state, updated_at=record.enqueued_at or now_iso(), scheduled_for=prepared.scheduled_for
-            )
+            data = prepared.route.queued_record(record, state, prepared.scheduled_for)
             await self._app.status_store.create_nowait(record.id, data)
         job = Job(self._app, record.id, record.task, record.queue, duplicate=published.duplicate, fresh=True)
         for listener in self.on_published:
@@ -247,6 +302,15 @@ def due_time(delay_s: float | None, eta: datetime | None, now: datetime) -> date
             raise InvalidPayload("delay_s must be >= 0")
         return now + timedelta(seconds=delay_s) if delay_s > 0 else None
     return None
+
+
+def _check_size(task: str, body: bytes, headers: dict[str, str], max_payload: int) -> None:
+    size = len(body) + sum(len(k) + len(v) + 4 for k, v in headers.items()) + _HEADER_OVERHEAD
+    if size > max_payload:
+        raise PayloadTooLarge(
+            f"job {task} is {size} bytes; the server accepts at most {max_payload} "
+            "(pass a reference to large data instead of the data)"
+        )
 
 
 def _check_metadata(metadata: Any) -> dict[str, str]:

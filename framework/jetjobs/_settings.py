@@ -45,7 +45,7 @@ class QueueConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    concurrency: int = Field(16, ge=1, le=10_000, description="jobs run at once per worker replica")
+    concurrency: int = Field(64, ge=1, le=10_000, description="jobs run at once per worker replica")
     max_in_flight: int | None = Field(
         None, ge=1, description="cluster-wide cap on unacknowledged jobs per priority (max_ack_pending)"
     )

@@ -6,6 +6,7 @@ validates the JSON again and rebuilds Python values (dates, models, enums...).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 from collections.abc import Callable, Mapping
@@ -44,6 +45,9 @@ class Signature:
             else:
                 default = ... if param.default is _P.empty else param.default
             fields[f"p{index}"] = (annotation, Field(default, alias=param.name))
+        self._checks = _fast_checks(self._params, hints)
+        self._required = frozenset(p.name for p in self._params if p.default is _P.empty)
+        self._positional = [p.name for p in self._params if p.kind is _P.POSITIONAL_OR_KEYWORD]
         try:
             self._model: type[BaseModel] = create_model(
                 f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
@@ -52,21 +56,42 @@ class Signature:
         except Exception as exc:
             raise ConfigError(f"task {name!r}: unsupported argument types: {exc}") from None
 
-    def encode_call(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    def encode_call(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, fast: bool = True
+    ) -> tuple[list[Any], dict[str, Any]]:
         """Validate a Python call and return JSON-ready (args, kwargs) for the wire.
 
         Parameters that can be named travel in ``kwargs``, except those before a
         non-empty ``*args``; positional-only ones and ``*args`` travel in ``args``.
+        With ``fast``, values that already have their parameter's JSON type pass as
+        they are (a dict may still hold something JSON cannot carry: encode with
+        ``fast=False`` then, which converts it as pydantic would).
         """
+        if fast and self._checks is not None and len(args) <= len(self._positional):
+            named = dict(zip(self._positional, args, strict=False))
+            if not named.keys() & kwargs.keys():
+                named.update(kwargs)
+                if self._passes(named):
+                    return [], named
         values = self._validate(args, kwargs)
         dumped = values.model_dump(mode="json", exclude_unset=True, by_alias=True)
         return self._split(dumped)
 
     def decode_call(self, args: list[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Validate wire arguments and return Python (args, kwargs) ready to call the function."""
+        if not args and self._checks is not None and self._passes(kwargs):
+            return [], dict(kwargs)  # JSON-typed parameters with values of exactly those types
         values = self._validate(tuple(args), kwargs)
         given = {self._params[int(f[1:])].name: getattr(values, f) for f in values.model_fields_set}
         return self._split(given)
+
+    def _passes(self, values: Mapping[str, Any]) -> bool:
+        """True when pydantic would return ``values`` unchanged (so it can be skipped)."""
+        checks = self._checks
+        assert checks is not None
+        if not (self._required <= values.keys() <= checks.keys()):
+            return False
+        return all(checks[name](value) for name, value in values.items())
 
     def _split(self, values: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Place named values as positional or keyword arguments, as the signature requires."""
@@ -106,6 +131,37 @@ class Signature:
             return self._model.model_validate(bound.arguments)
         except ValidationError as exc:
             raise InvalidPayload(f"{self.name}(): {_summarise(exc)}") from None
+
+
+_JSON_TYPES: tuple[type, ...] = (str, int, float, bool, dict, list)
+
+
+def _fast_checks(params: list[inspect.Parameter], hints: Mapping[str, Any]) -> dict[str, Callable[[Any], bool]] | None:
+    """Per-parameter exact type checks, when every parameter is a plain JSON type (or Any).
+
+    Exact types only: pydantic turns True into 1 for an int and 3 into 3.0 for a float,
+    so a bool for an int or an int for a float goes the slow way and gets the same result.
+    """
+    checks: dict[str, Callable[[Any], bool]] = {}
+    for param in params:
+        if param.kind not in (_P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY):
+            return None
+        annotation = hints.get(param.name, Any)
+        if annotation is Any:
+            checks[param.name] = _anything
+        elif annotation in _JSON_TYPES:
+            checks[param.name] = functools.partial(_is_exactly, annotation)
+        else:
+            return None
+    return checks
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+def _is_exactly(kind: type, value: Any) -> bool:
+    return type(value) is kind
 
 
 def _summarise(exc: ValidationError) -> str:

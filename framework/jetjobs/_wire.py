@@ -27,7 +27,6 @@ H_TASK_VERSION = "Jetjobs-Task-Version"
 H_ENQUEUED_AT = "Jetjobs-Enqueued-At"
 H_TIMEOUT = "Jetjobs-Timeout-S"
 H_MAX_RETRIES = "Jetjobs-Max-Retries"
-H_DUE_AT = "Jetjobs-Due-At"  # delayed jobs: when they became due
 H_META_PREFIX = "Jetjobs-Meta-"
 H_REPLAY_OF = "Jetjobs-Replay-Of"
 

@@ -265,7 +265,7 @@ def test_queue_config_rejects_unknown_fields() -> None:
             {"CONCURRENCY": "8"},
             {"concurrency": 8, "max_length": 10},
         ),
-        ({}, {"MAX_LENGTH": "7"}, {"concurrency": 16, "max_length": 7}),
+        ({}, {"MAX_LENGTH": "7"}, {"concurrency": 64, "max_length": 7}),
         ({"rate_limit": 5}, {"RATE_LIMIT": "2", "RATE_BURST": "4"}, {"rate_limit": 2.0, "rate_burst": 4}),
         ({"ack_wait_s": 60}, {"CONCURRENCY": "2"}, {"ack_wait_s": 60.0, "concurrency": 2}),
     ],

@@ -221,3 +221,20 @@ def test_parameter_with_leading_underscore_round_trips() -> None:
     sig = Signature(with_private_name, "private")
     wire = sig.encode_call(("t",), {})
     assert sig.decode_call(*wire) == ([], {"_token": "t"})
+
+
+def test_fast_path_returns_what_pydantic_would() -> None:
+    def f(name: str, count: int, ratio: float, flag: bool, data: dict, items: list, anything: Any = None) -> None: ...  # type: ignore[type-arg]
+
+    sig = Signature(f, "f")
+    exact = {"name": "a", "count": 2, "ratio": 0.5, "flag": True, "data": {"k": [1]}, "items": [1, "x"]}
+    assert sig.decode_call([], exact) == ([], exact)
+    assert sig.encode_call(("a", 2), {k: v for k, v in exact.items() if k not in ("name", "count")}) == ([], exact)
+    # Values pydantic would convert take the slow path and are converted the same way.
+    assert sig.decode_call([], {**exact, "count": True, "ratio": 3})[1] == {**exact, "count": 1, "ratio": 3.0}
+    with pytest.raises(InvalidPayload, match="count"):
+        sig.decode_call([], {**exact, "count": "many"})
+    with pytest.raises(InvalidPayload, match="missing"):
+        sig.decode_call([], {"name": "a"})
+    # A date inside a dict passes the fast check; the slow path converts it as pydantic does.
+    assert sig.encode_call((), {**exact, "data": {"d": date(2024, 1, 2)}}, fast=False)[1]["data"] == {"d": "2024-01-02"}

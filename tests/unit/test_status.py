@@ -97,3 +97,21 @@ def test_is_final(state: JobState, final: bool) -> None:
 def test_decode_ignores_fields_from_newer_writers() -> None:
     data = b'{"id":"j","state":"queued","task":"t","queue":"q","future_field":1}'
     assert decode_status(data).id == "j"
+
+
+@pytest.mark.parametrize("task", ["send_email", 'billing."quoted"\\task', "café.naïve"])
+@pytest.mark.parametrize(
+    ("state", "scheduled_for"),
+    [(JobState.QUEUED, None), (JobState.SCHEDULED, "2026-01-02T04:00:00.000000Z")],
+)
+def test_first_record_written_at_enqueue_equals_the_general_encoding(
+    task: str, state: JobState, scheduled_for: str | None
+) -> None:
+    from jetjobs._producer import _Route
+
+    route = _Route("emails", "high", None, "jobs.emails.high", "delayed.emails.due.high", 50)
+    record = StatusRecord("0f3a9c", task, "emails", "high", "2026-01-02T03:04:05.000000Z")
+    fast = route.queued_record(record, state, scheduled_for)
+    general = record.encode(state, updated_at=record.enqueued_at or "", scheduled_for=scheduled_for)
+    assert json.loads(fast) == json.loads(general)
+    assert decode_status(fast) == decode_status(general)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 from .._context import JobContext
 from .._hooks import Hooks
 from .._middleware import CallNext
 from .._outcome import ErrorInfo
-from .._wire import H_DUE_AT
 from . import _metrics
 
 log = logging.getLogger("jetjobs.jobs")
@@ -22,13 +20,10 @@ class MetricsMiddleware:
 
     async def __call__(self, job: JobContext, call_next: CallNext) -> Any:
         labels = (job.task, job.queue)
-        ready_at = job.headers.get(H_DUE_AT) or job.enqueued_at  # a delayed job waits from when it was due
-        if job.attempt == 1 and ready_at:
-            try:
-                ready = datetime.fromisoformat(ready_at.replace("Z", "+00:00")).timestamp()
-                _metrics.queue_wait.observe(labels, max(0.0, time.time() - ready))
-            except ValueError:
-                pass  # a foreign producer sent an unreadable time: no wait to report
+        if job.attempt == 1 and job.stored_ns:
+            # The stream's own timestamp: no text to parse, and for a delayed job it is
+            # when the job came due (the forwarder stores it then), not when it was enqueued.
+            _metrics.queue_wait.observe(labels, max(0.0, time.time() - job.stored_ns / 1e9))
         started = time.perf_counter()
         try:
             return await call_next()

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .._context import JobContext
@@ -32,23 +33,48 @@ _TRACER = "jetjobs"
 SYSTEM = "nats"
 
 
+_installed = False
+
+
 def enabled() -> bool:
-    """True when an SDK tracer provider is installed (otherwise the API is a no-op)."""
-    provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    """True when an SDK tracer provider is installed (otherwise the API is a no-op).
+
+    Asked once per job; once a provider is installed it cannot be replaced, so
+    a yes is kept.
+    """
+    global _installed
+    if not _installed:
+        provider = trace.get_tracer_provider()
+        _installed = not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    return _installed
 
 
 def _tracer() -> trace.Tracer:
     return trace.get_tracer(_TRACER)
 
 
-@contextlib.contextmanager
-def trace_publish(job: Outgoing) -> Iterator[None]:
+class _TracePublish:
     """Producer interceptor: a PRODUCER span around the publish, its context in the headers."""
-    if not enabled():
-        yield
-        return
-    attributes = {
+
+    active = staticmethod(enabled)
+
+    @contextlib.contextmanager
+    def __call__(self, job: Outgoing) -> Iterator[None]:
+        if not enabled():
+            yield
+            return
+        with _tracer().start_as_current_span(
+            f"send jobs.{job.queue}",
+            context=_replay_parent(job),
+            kind=SpanKind.PRODUCER,
+            attributes=_send_attributes(job),
+        ):
+            propagate.inject(job.headers)
+            yield
+
+
+def _send_attributes(job: Outgoing) -> dict[str, str | int]:
+    attributes: dict[str, str | int] = {
         "messaging.system": SYSTEM,
         "messaging.operation.name": "send",
         "messaging.operation.type": "send",
@@ -62,16 +88,19 @@ def trace_publish(job: Outgoing) -> Iterator[None]:
     schedule = job.headers.get("Jetjobs-Meta-schedule")
     if schedule:
         attributes["jetjobs.schedule"] = schedule
-    parent = None
     if H_REPLAY_OF in job.headers:
-        # A replayed dead letter continues the trace its message already carries.
         attributes["jetjobs.replay_of"] = job.headers[H_REPLAY_OF]
-        parent = propagate.extract(dict(job.headers))
-    with _tracer().start_as_current_span(
-        f"send jobs.{job.queue}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
-    ):
-        propagate.inject(job.headers)
-        yield
+    return attributes
+
+
+def _replay_parent(job: Outgoing) -> Context | None:
+    """A replayed dead letter continues the trace its message already carries."""
+    if H_REPLAY_OF not in job.headers:
+        return None
+    return propagate.extract(dict(job.headers))
+
+
+trace_publish = _TracePublish()
 
 
 class _OpenSpans:
@@ -116,6 +145,8 @@ def _process_span(job: JobContext) -> Span:
 class TracingMiddleware:
     """Opens ``process <task>`` around each attempt, current while the task runs."""
 
+    active = staticmethod(enabled)
+
     async def __call__(self, job: JobContext, call_next: CallNext) -> Any:
         if not enabled():
             return await call_next()
@@ -135,6 +166,8 @@ class TracingMiddleware:
 
 class TracingHooks(Hooks):
     """Records the outcome on the attempt's span and ends it."""
+
+    active = staticmethod(enabled)
 
     def on_success(self, job: JobContext, result_json: bytes) -> None:
         span = _open.pop(job)

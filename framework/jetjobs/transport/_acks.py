@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from ..errors import JetjobsError
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ._connection import Connection
 
 _SWEEP_S = 1.0
+
+
+log = logging.getLogger("jetjobs.transport")
 
 
 class PublishFailed(JetjobsError):
@@ -37,6 +40,9 @@ class PublishFailed(JetjobsError):
         self.status = status
 
 
+AfterAck = Callable[["PublishFailed | None"], Awaitable[None]]
+
+
 class AckedPublisher:
     """``await publish(...)`` returns once the stream stored the message (or raises PublishFailed)."""
 
@@ -44,13 +50,15 @@ class AckedPublisher:
         self._conn = conn
         self._prefix = ""
         self._tokens = itertools.count()
-        self._waiting: dict[str, tuple[float, asyncio.Future[bytes]]] = {}
+        self._waiting: dict[str, tuple[float, asyncio.Future[bytes] | AfterAck]] = {}
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self._answered = asyncio.Event()
         self._sub: Subscription | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._prefix = self._conn.new_inbox() + "."
-        self._sub = await self._conn.nc.subscribe(self._prefix + "*", cb=self._on_reply)
+        self._sub = await self._conn.direct.subscribe(self._prefix + "*", self._on_reply)
         self._sweeper = asyncio.create_task(self._sweep(), name="jetjobs-ack-sweeper")
 
     async def stop(self) -> None:
@@ -65,44 +73,100 @@ class AckedPublisher:
 
     async def publish(self, subject: str, data: bytes, headers: Mapping[str, str] | None = None) -> bytes:
         """Publish and wait for the PubAck; return its raw JSON."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        await self._send(subject, data, headers, future)
+        return await future
+
+    async def publish_nowait(
+        self, subject: str, data: bytes, headers: Mapping[str, str] | None = None
+    ) -> asyncio.Future[bytes]:
+        """Publish; the returned future resolves with the PubAck (for many publishes in flight)."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        await self._send(subject, data, headers, future)
+        return future
+
+    async def publish_then(self, subject: str, data: bytes, then: AfterAck) -> None:
+        """Publish and return at once; ``then(error or None)`` runs when the PubAck (or a failure) comes.
+
+        The worker uses it to ack a job only once its result is stored, without
+        keeping the job's slot (and task) waiting for that round trip. ``then``
+        runs on the connection's read loop: it may publish, but must not wait
+        for another reply.
+        """
+        await self._send(subject, data, None, then)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait until every publish has its answer (or ``timeout_s`` passed), callbacks included."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._waiting or self._callbacks:
+                    self._answered.clear()
+                    await self._answered.wait()
+        except TimeoutError:
+            log.warning("%d publishes still unanswered after %.0fs", len(self._waiting), timeout_s)
+
+    async def _send(
+        self, subject: str, data: bytes, headers: Mapping[str, str] | None, waiter: asyncio.Future[bytes] | AfterAck
+    ) -> None:
         if self._sub is None:
             await self.start()
         token = str(next(self._tokens))
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._waiting[token] = (time.monotonic(), future)
+        self._waiting[token] = (time.monotonic(), waiter)
         try:
             await self._conn.nc.publish(subject, data, reply=self._prefix + token, headers=dict(headers or {}) or None)
         except BaseException:
             self._waiting.pop(token, None)
             raise
-        return await future
 
-    async def _on_reply(self, msg: Msg) -> None:
-        waiting = self._waiting.pop(msg.subject[len(self._prefix) :], None)
-        if waiting is None or waiting[1].done():
+    async def _on_reply(self, subject: str, reply: str, data: bytes, headers: dict[str, str] | None) -> None:
+        waiting = self._waiting.pop(subject[len(self._prefix) :], None)
+        if waiting is None:
             return
-        future = waiting[1]
-        status = (msg.headers or {}).get("Status")
+        status = headers.get("Status") if headers else None
+        error: PublishFailed | None = None
         if status:  # 503: no stream listens on the subject
-            future.set_exception(PublishFailed(f"no stream answered (status {status})", status=status))
-        elif b'"error"' in msg.data:
-            error = json.loads(msg.data)["error"]
-            future.set_exception(PublishFailed(str(error.get("description")), int(error.get("err_code", 0))))
-        else:
-            future.set_result(msg.data)
+            error = PublishFailed(f"no stream answered (status {status})", status=status)
+        elif b'"error"' in data:
+            detail = json.loads(data)["error"]
+            error = PublishFailed(str(detail.get("description")), int(detail.get("err_code", 0)))
+        await self._resolve(waiting[1], error, data)
+
+    async def _resolve(
+        self, waiter: asyncio.Future[bytes] | AfterAck, error: PublishFailed | None, data: bytes
+    ) -> None:
+        self._answered.set()
+        if isinstance(waiter, asyncio.Future):
+            if waiter.done():
+                return
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(data)
+            return
+        try:
+            await waiter(error)
+        except Exception:
+            log.exception("callback after a publish failed")
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(_SWEEP_S)
             expired = time.monotonic() - self._conn.settings.request_timeout_s
-            for token, (sent, future) in list(self._waiting.items()):
+            for token, (sent, waiter) in list(self._waiting.items()):
                 if sent < expired:
                     del self._waiting[token]
-                    if not future.done():
-                        future.set_exception(PublishFailed("no acknowledgement from the server in time"))
+                    self._spawn(waiter, PublishFailed("no acknowledgement from the server in time"))
 
     def _fail_all(self, error: PublishFailed) -> None:
         waiting, self._waiting = self._waiting, {}
-        for _, future in waiting.values():
-            if not future.done():
-                future.set_exception(error)
+        for _, waiter in waiting.values():
+            self._spawn(waiter, error)
+
+    def _spawn(self, waiter: asyncio.Future[bytes] | AfterAck, error: PublishFailed) -> None:
+        task = asyncio.get_running_loop().create_task(self._resolve(waiter, error, b""))
+        self._callbacks.add(task)
+        task.add_done_callback(self._callback_done)
+
+    def _callback_done(self, task: asyncio.Task[None]) -> None:
+        self._callbacks.discard(task)
+        self._answered.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from ._acks import AfterAck
 from ._connection import Connection
 from ._kvstore import KeyValueStore
 
@@ -41,6 +42,10 @@ class StatusStore:
     async def put(self, job_id: str, record: bytes) -> None:
         """Write and wait until the server has stored it."""
         await self._conn.acks.publish(self._prefix + job_id, record)
+
+    async def put_then(self, job_id: str, record: bytes, then: AfterAck) -> None:
+        """Write; ``then(error or None)`` runs once the server has stored it (or could not)."""
+        await self._conn.acks.publish_then(self._prefix + job_id, record, then)
 
     async def get(self, job_id: str) -> bytes | None:
         entry = await self.kv.get(job_id)

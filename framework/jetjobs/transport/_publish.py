@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import nats.errors
@@ -44,23 +46,66 @@ async def publish(conn: Connection, out: Outbound) -> Published:
         reply = await conn.acks.publish(out.subject, out.body, out.headers)
     except Exception as exc:
         raise translate(exc, out) from None
-    ack = json.loads(reply)
-    return Published(seq=int(ack.get("seq", 0)), duplicate=bool(ack.get("duplicate")))
+    return _published(reply)
 
 
-async def publish_many(conn: Connection, outs: Sequence[Outbound]) -> list[Published | JetjobsError]:
-    """Publish with many acknowledgements in flight; one result or error per message, in order."""
-    futures: list[asyncio.Future[nats.js.api.PubAck]] = []
-    for out in outs:
-        futures.append(await conn.js.publish_async(out.subject, out.body, headers=dict(out.headers)))
+_WINDOW = 1024
+_SEND_EVERY = 64  # messages between writes, so the server stores while we publish the rest
+
+OnStored = Callable[[int, Published], Awaitable[None]]
+
+
+async def publish_many(
+    conn: Connection, outs: Sequence[Outbound], on_stored: OnStored | None = None
+) -> list[Published | JetjobsError]:
+    """Publish with up to ``_WINDOW`` acknowledgements in flight; one result or error per message, in order.
+
+    ``on_stored(index, published)`` runs for each stored message as its
+    acknowledgement comes in, while later ones are still on their way.
+    """
     results: list[Published | JetjobsError] = []
-    for out, future in zip(outs, futures, strict=True):
-        try:
-            ack = await asyncio.wait_for(future, conn.settings.request_timeout_s)
-            results.append(Published(seq=ack.seq, duplicate=bool(ack.duplicate)))
-        except Exception as exc:
-            results.append(translate(exc, out))
+    futures: deque[asyncio.Future[bytes]] = deque()
+    for count, out in enumerate(outs, 1):
+        if len(futures) >= _WINDOW:
+            await _take(futures, outs, results, on_stored)
+        futures.append(await conn.acks.publish_nowait(out.subject, out.body, out.headers))
+        if count % _SEND_EVERY == 0:
+            await asyncio.sleep(0)  # let the flusher write
+    while futures:
+        await _take(futures, outs, results, on_stored)
     return results
+
+
+async def _take(
+    futures: deque[asyncio.Future[bytes]],
+    outs: Sequence[Outbound],
+    results: list[Published | JetjobsError],
+    on_stored: OnStored | None,
+) -> None:
+    """Wait for the oldest acknowledgement (the sweeper fails lost ones; no timer per message)."""
+    future = futures.popleft()
+    index = len(results)
+    try:
+        published = _published(await future)
+    except Exception as exc:
+        results.append(translate(exc, outs[index]))
+        return
+    results.append(published)
+    if on_stored is not None:
+        await on_stored(index, published)
+
+
+_SEQ_RE = re.compile(rb'"seq":\s*(\d+)')
+_DUPLICATE_RE = re.compile(rb'"duplicate":\s*true')
+
+
+def _published(reply: bytes) -> Published:
+    """Read a PubAck: ``{"stream":"JOBS_q","seq":7}``, plus ``"duplicate": true`` when deduplicated."""
+    match = _SEQ_RE.search(reply)
+    if match is None:
+        ack = json.loads(reply)  # not the compact form the server writes: read it the long way
+        return Published(seq=int(ack.get("seq", 0)), duplicate=bool(ack.get("duplicate")))
+    return Published(seq=int(match[1]), duplicate=_DUPLICATE_RE.search(reply) is not None)
 
 
 def translate(exc: BaseException, out: Outbound) -> JetjobsError:

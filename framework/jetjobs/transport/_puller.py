@@ -22,7 +22,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from ._connection import Connection
@@ -76,7 +75,7 @@ class Puller:
 
     async def start(self) -> None:
         self._inbox = self._conn.new_inbox()
-        self._sub = await self._conn.nc.subscribe(f"{self._inbox}.*", cb=self._on_msg)
+        self._sub = await self._conn.direct.subscribe(f"{self._inbox}.*", self._on_msg)
 
     async def stop(self) -> None:
         """Unsubscribe: the server then drops our waiting requests (no interest)."""
@@ -119,14 +118,14 @@ class Puller:
             self.error = f"pull request failed: {exc}"
             raise
 
-    async def _on_msg(self, msg: Msg) -> None:
-        if msg.subject.startswith(self._inbox):
-            self._on_status(msg)
+    async def _on_msg(self, subject: str, reply: str, data: bytes, headers: dict[str, str] | None) -> None:
+        if subject.startswith(self._inbox):
+            self._on_status(subject, headers or {})
             return
         try:
-            delivery = Delivery(self._conn.nc, msg.subject, msg.reply, msg.data, msg.headers)
+            delivery = Delivery(self._conn.nc, subject, reply, data, headers)
         except (IndexError, ValueError):
-            log.warning("ignoring a message without a JetStream ack subject on %s", msg.subject)
+            log.warning("ignoring a message without a JetStream ack subject on %s", subject)
             return
         self.error = None
         log.debug(
@@ -144,18 +143,18 @@ class Puller:
         self._on_delivery(delivery)
         self._on_change()
 
-    def _on_status(self, msg: Msg) -> None:
-        if msg.subject != self._current:
+    def _on_status(self, subject: str, headers: dict[str, str]) -> None:
+        if subject != self._current:
             return  # a request we already gave up on
-        status = (msg.headers or {}).get("Status", "")
-        log.debug("pull %s status %s on %s", self.consumer, status, msg.subject)
+        status = headers.get("Status", "")
+        log.debug("pull %s status %s on %s", self.consumer, status, subject)
         if status == "100":
             return  # idle heartbeat
         if status in ("404", "408"):
             self.hint = Hint.EMPTY
             self.error = None
         else:
-            description = next((v for k, v in (msg.headers or {}).items() if str(k).endswith("Description")), "")
+            description = next((v for k, v in headers.items() if str(k).endswith("Description")), "")
             self.error = f"{status} {description.strip()}".strip()
             self.hint = Hint.UNKNOWN
             log.warning("pull from %s/%s: %s", self.stream, self.consumer, self.error)

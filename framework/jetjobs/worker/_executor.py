@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._context import JobContext, reset_current, set_current
+from .._hooks import HookRunner, is_active
 from .._middleware import Invoke, build_chain
 from .._outcome import DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded, decide
 from .._retry import LOST_DELIVERY_SLACK, RetryPolicy, retry_delay
@@ -61,9 +62,17 @@ class Executor:
         self._threads = threads
         self._processes = processes
         self._unknown_task_retries = unknown_task_retries
+        # Built once per task; built-in parts with nothing to do (tracing without an
+        # OpenTelemetry SDK) are left out, so they cost nothing per job.
         self._chains: dict[str, Invoke] = {
-            name: build_chain([*app.middleware, *task.middleware], functools.partial(self._invoke, task))
+            name: build_chain(
+                [m for m in (*app.middleware, *task.middleware) if is_active(m)],
+                functools.partial(self._invoke, task),
+            )
             for name, task in app.tasks.items()
+        }
+        self.hooks: dict[str, HookRunner] = {
+            name: HookRunner([*app.hooks, *task.hooks]) for name, task in app.tasks.items()
         }
 
     def prepare(self, delivery: Delivery, queue: str, priority: str) -> Prepared | Outcome:
@@ -108,6 +117,7 @@ class Executor:
             kwargs=kwargs,
             subject=delivery.subject,
             consumer=delivery.consumer,
+            stored_ns=delivery.timestamp_ns,
         )
         record = StatusRecord(headers.job_id, task.name, queue, priority, headers.enqueued_at or None)
         return Prepared(delivery, task, ctx, record, policy)

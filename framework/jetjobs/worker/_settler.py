@@ -78,21 +78,29 @@ class Settler:
         attempts = delivery.num_delivered
         if isinstance(outcome, Succeeded):
             store = job is None or job.task.spec.store_result
+            now = now_iso()
             data = record.encode(
                 JobState.SUCCEEDED,
-                updated_at=now_iso(),
+                updated_at=now,
                 attempts=attempts,
                 result=outcome.result if store else None,
                 started_at=started_at,
-                finished_at=now_iso(),
+                finished_at=now,
                 first_failure_at=job.first_failure_at if job is not None else None,
                 worker=self._worker,
             )
+
+            # Ack once the result is stored, from the store's answer: the job's slot
+            # does not wait for that round trip.
+            async def ack_when_stored(error: Exception | None) -> None:
+                if error is not None:  # the job did run: rerunning it because the write failed would double it
+                    log.error("job %s succeeded but its result could not be stored: %s", record.id, error)
+                await delivery.ack()
+
             try:
-                await self._status.put(record.id, data)
-            except Exception as exc:  # the job did run: rerunning it because a status write failed would double it
-                log.error("job %s succeeded but its result could not be stored: %s", record.id, exc)
-            await delivery.ack()
+                await self._status.put_then(record.id, data, ack_when_stored)
+            except Exception as exc:  # not even sent (disconnected): ack anyway, as above
+                await ack_when_stored(exc)
         elif isinstance(outcome, RetryLater):
             first = await self._first_failure(job, record, attempts)
             await self._status.put_nowait(

@@ -197,9 +197,7 @@ class Worker:
             raise
         self._marker.finished(record.id)
         await self._settle(delivery, prepared, outcome, queue, started_at)
-        hooks = [*self.app.hooks, *prepared.task.hooks]
-        if hooks:
-            await run_hooks(hooks, prepared.ctx, outcome)
+        await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
 
     async def _settle(
         self, delivery: Delivery, job: Prepared | None, outcome: Outcome, queue: str, started_at: str | None
@@ -259,6 +257,8 @@ class Worker:
             if fetcher.running:
                 log.warning("handing back %d unfinished jobs", fetcher.running)
             await fetcher.cancel_running(keep=self._in_settle)
+        # Jobs whose results are being stored are acked when the store answers: wait for it.
+        await self.app.connection.acks.drain(timeout_s=self.app.settings.request_timeout_s)
         if self._marker_task is not None:
             self._marker_task.cancel()
         for fetcher in fetchers:

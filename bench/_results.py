@@ -1,4 +1,4 @@
-"""The results table, the targets of /work/shared/BENCHMARKS.md, and the JSON file."""
+"""Targets, results table, machine description and the JSON file."""
 
 from __future__ import annotations
 

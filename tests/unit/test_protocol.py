@@ -1,0 +1,96 @@
+"""The faster header codec writes and reads exactly what nats-py's own does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from nats.aio.client import Client
+from nats.errors import BadHeaderError, BadSubjectError
+
+from jetjobs.transport._protocol import HeaderCodec, install, parse_header_lines
+
+HEADER_SETS: list[dict[str, str]] = [
+    {},
+    {"Nats-Msg-Id": "abc", "Jetjobs-Task": "billing.charge", "Jetjobs-Enqueued-At": "2026-01-01T00:00:00Z"},
+    {" Padded ": "  spaces around  "},
+    {"Multi": "line\r\nvalue\nand\rmore"},
+    {"Empty": ""},
+    {"": "skipped", "Kept": "yes"},
+    {"Unicode": "café ☕"},
+    {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "a=b"},
+]
+
+
+def _captured(nc: Client) -> list[bytes]:
+    sent: list[bytes] = []
+
+    async def send_command(cmd: bytes, priority: bool = False) -> None:
+        sent.append(cmd)
+
+    nc._send_command = send_command  # type: ignore[method-assign]
+    nc._flush_queue = None
+    return sent
+
+
+async def _publish_bytes(fast: bool, subject: str, reply: str, payload: bytes, headers: dict[str, str] | None) -> bytes:
+    nc = Client()
+    sent = _captured(nc)
+    if fast:
+        install(nc)
+    await nc._send_publish(subject, reply, payload, len(payload), headers)
+    assert nc.stats["out_msgs"] == 1
+    assert nc.stats["out_bytes"] == len(payload)
+    return b"".join(sent)
+
+
+@pytest.mark.parametrize("headers", [*HEADER_SETS, None])
+@pytest.mark.parametrize("reply", ["", "_INBOX.abc.1"])
+def test_publish_bytes_match_nats_py(headers: dict[str, str] | None, reply: str) -> None:
+    payload = b'{"args":[1],"kwargs":{}}'
+    ours = asyncio.run(_publish_bytes(True, "jobs.q.normal", reply, payload, headers))
+    theirs = asyncio.run(_publish_bytes(False, "jobs.q.normal", reply, payload, headers))
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", ["Bad Name", "Colon:", "Ünicode", "new\nline"])
+def test_invalid_header_names_are_refused_like_nats_py(name: str) -> None:
+    with pytest.raises(BadHeaderError):
+        HeaderCodec().encode({name: "x"})
+    with pytest.raises(BadHeaderError):
+        asyncio.run(_publish_bytes(False, "s", "", b"", {name: "x"}))
+
+
+def test_a_name_refused_once_is_refused_again() -> None:
+    codec = HeaderCodec()
+    assert codec.encode({"Good": "1"}) == b"NATS/1.0\r\nGood: 1\r\n\r\n"
+    for _ in range(2):
+        with pytest.raises(BadHeaderError):
+            codec.encode({"Bad Name": "1"})
+
+
+def test_empty_subject_is_refused() -> None:
+    with pytest.raises(BadSubjectError):
+        asyncio.run(_publish_bytes(True, "", "", b"x", None))
+
+
+@pytest.mark.parametrize("headers", [h for h in HEADER_SETS if h])
+def test_parse_reads_back_what_was_written(headers: dict[str, str]) -> None:
+    block = HeaderCodec().encode(headers)
+    raw = block[len(b"NATS/1.0\r\n") :]
+    assert parse_header_lines(raw) == Client._parse_header_lines(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"A: 1\r\nB:2\r\n\r\n",
+        b"Two words: x\r\nOk: y\r\n",
+        b"NoColon\r\nK: v: with colon\r\n",
+        b"K:   spaced   \r\n",
+        "Ü: v\r\nK: é\r\n".encode(),
+        b"K: \xff\xfe\r\n",
+    ],
+)
+def test_parse_matches_nats_py(raw: bytes) -> None:
+    assert parse_header_lines(raw) == Client._parse_header_lines(raw)
