@@ -186,6 +186,27 @@ def cpu_table(details: dict[str, Any]) -> str:
     return "\n".join(_grid(lines)) if len(lines) > 1 else ""
 
 
+def tracing_table(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """Throughput with tracing on next to off (best run of each), and the CPU per job."""
+    lines: list[tuple[str, ...]] = [
+        ("tracing (jobs/s)", "off", "on", "on ÷ off", "client µs/job off", "client µs/job on")
+    ]
+    for key, label in (("enqueue_bulk", "enqueue bulk"), ("drain", "drain, 1 worker process")):
+        best = {side: max(runs[side], key=lambda r: float(r[key]["rate"]))[key] for side in ("off", "on")}
+        cpu = {side: min(float(r[key]["client_cpu_us"]) for r in runs[side]) for side in ("off", "on")}
+        lines.append(
+            (
+                label,
+                _number(best["off"]["rate"], "jobs/s") + _spread([r[key]["rate"] for r in runs["off"]], True),
+                _number(best["on"]["rate"], "jobs/s") + _spread([r[key]["rate"] for r in runs["on"]], True),
+                f"{best['on']['rate'] / best['off']['rate']:.2f}x",
+                f"{cpu['off']:.1f}",
+                f"{cpu['on']:.1f}",
+            )
+        )
+    return "\n".join(_grid(lines))
+
+
 def write_json(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

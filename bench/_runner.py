@@ -31,12 +31,14 @@ class Runner:
     patience_s: float = 90.0  # total time a whole bench may spend waiting and re-measuring for quiet
     log: list[dict[str, Any]] = field(default_factory=list)
 
-    def both_sides(self, name: str, plain: Measure, ours: Measure, repeat: int) -> tuple[list[Any], list[Any]]:
-        """Measure plain and jetjobs ``repeat`` times each, alternating which goes first."""
+    def both_sides(
+        self, name: str, plain: Measure, ours: Measure, repeat: int, sides: tuple[str, str] = ("plain", "jetjobs")
+    ) -> tuple[list[Any], list[Any]]:
+        """Measure plain and jetjobs (or two other ``sides``) ``repeat`` times each, alternating which goes first."""
         plain_runs: list[Any] = []
         our_runs: list[Any] = []
         for rep in range(repeat):
-            order = [("plain", plain, plain_runs), ("jetjobs", ours, our_runs)]
+            order = [(sides[0], plain, plain_runs), (sides[1], ours, our_runs)]
             for side, measure, runs in order if rep % 2 == 0 else reversed(order):
                 runs.append(self._measure_quietly(f"{name} {side} run {rep + 1}/{repeat}", measure))
         return plain_runs, our_runs

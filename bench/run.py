@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import _jetjobs, _plain, _results  # noqa: E402  (needs the sys.path line above)
+from bench import _jetjobs, _plain, _results, _tracing  # noqa: E402  (needs the sys.path line above)
 from bench._runner import Measure, Runner  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-PHASES = ("enqueue_one", "enqueue_bulk", "drain", "latency")
+PHASES = ("enqueue_one", "enqueue_bulk", "drain", "latency", "tracing")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,7 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bulk-chunk", type=int, default=1000, help="jobs per app.enqueue_many call")
     parser.add_argument("--repeat", type=int, help="runs per number; the best counts (default 3, --quick 1)")
     parser.add_argument("--quick", action="store_true", help="N=5000, 300 latency samples")
-    parser.add_argument("--only", help="comma-separated subset: enqueue_one,enqueue_bulk,drain,latency (default all)")
+    parser.add_argument(
+        "--only", help="comma-separated subset: enqueue_one,enqueue_bulk,drain,latency,tracing (default all)"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--noise-retries", type=int, default=2, help="re-measure a run disturbed by other processes")
@@ -92,6 +94,15 @@ def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _res
             rows[f"latency_{pct}"].plain = [s[f"{pct}_ms"] for s in ps]
             rows[f"latency_{pct}"].jetjobs = [s[f"{pct}_ms"] for s in js]
         details["latency"] = {"plain": ps, "jetjobs": js}
+    if "tracing" in args.only:
+        off, on = runner.both_sides(
+            "tracing",
+            lambda s: _tracing.run(s, n, chunk, tracing=False),
+            lambda s: _tracing.run(s, n, chunk, tracing=True),
+            args.repeat,
+            sides=("off", "on"),
+        )
+        details["tracing"] = {"off": off, "on": on}
     return {k: r for k, r in rows.items() if r.plain}, details
 
 
@@ -105,6 +116,8 @@ def notes(args: argparse.Namespace) -> dict[str, str]:
         "latency": f"1 job in flight, {args.latency_samples} samples after {args.latency_warmup} warm-up, "
         f"{args.latency_gap_ms:g} ms quiet between jobs; consumer in a 2nd process: fetch(1) loop "
         "(a pull request always outstanding) vs `jetjobs worker`; enqueue call → handler's first line",
+        "tracing": "jetjobs with tracing off vs on (telemetry.configure, batch span processor, an exporter "
+        "that drops the batches): a producer process runs enqueue_many, then a worker process drains",
     }
     chosen = {k: v for k, v in every.items() if k in args.only}
     chosen["numbers"] = (
@@ -157,10 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(retries=args.noise_retries)
     rows, details = run_phases(args, runner)
     print()
-    print(_results.table(list(rows.values()), notes(args)))
-    cpu = _results.cpu_table(details)
+    if rows:
+        print(_results.table(list(rows.values()), notes(args)))
+    cpu = _results.cpu_table({k: v for k, v in details.items() if k != "tracing"})
     if cpu:
         print(f"\n{cpu}\n  client: the producer (enqueue) or the worker/consumer process (drain, first→last start)")
+    if "tracing" in details:
+        print(f"\n{_results.tracing_table(details['tracing'])}")
     if runner.noisy_runs:
         print(
             f"\n  WARNING: {runner.noisy_runs} of {len(runner.log)} runs shared the CPUs with other "

@@ -10,17 +10,23 @@ its first line and reports it over UDP, configured only by variables the bench s
                          started (see ``DrainReport``; per job only a counter, so the
                          report does not slow the drain).
 * ``BENCH_EXPECT``       handler starts to wait for in drain mode.
+* ``BENCH_TRACING``      ``1``: tracing on, through ``jetjobs.telemetry.configure`` with the
+                         standard batch span processor and an exporter that drops the
+                         batches (what tracing costs in the process, without a network).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
 from bench._reports import DrainReport, udp_sender
-from jetjobs import App, Task
+from jetjobs import App, Task, telemetry
 
 QUEUE = "bench"
 TASK = "noop"
@@ -61,6 +67,25 @@ def reporter_from_env(environ: Mapping[str, str] = os.environ) -> Report:
 
 
 _report = reporter_from_env()
+
+
+class DroppingExporter(SpanExporter):
+    """Receives every batch like a real exporter and sends it nowhere (it only counts the spans)."""
+
+    spans = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        DroppingExporter.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def trace_from_env(environ: Mapping[str, str] = os.environ) -> None:
+    if environ.get("BENCH_TRACING") == "1":
+        os.environ["OTEL_METRICS_EXPORTER"] = "none"  # traces only: the metrics endpoint is not measured
+        telemetry.configure("bench", span_exporter=DroppingExporter())
+
+
+trace_from_env()
 
 
 async def noop(payload: dict[str, Any]) -> None:

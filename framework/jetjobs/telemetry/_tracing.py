@@ -49,8 +49,14 @@ def enabled() -> bool:
     return _installed
 
 
+_tracers: list[trace.Tracer] = []
+
+
 def _tracer() -> trace.Tracer:
-    return trace.get_tracer(_TRACER)
+    """The SDK's tracer, made once (only called once ``enabled()``: the provider stays)."""
+    if not _tracers:
+        _tracers.append(trace.get_tracer(_TRACER))
+    return _tracers[0]
 
 
 class _TracePublish:
@@ -120,7 +126,7 @@ _open = _OpenSpans()
 
 
 def _process_span(job: JobContext) -> Span:
-    context = propagate.extract(dict(job.headers))
+    context = propagate.extract(job.headers)
     return _tracer().start_span(
         f"process {job.task}",
         context=context,
