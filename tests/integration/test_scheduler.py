@@ -7,7 +7,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -139,3 +139,30 @@ async def test_two_apps_cannot_declare_the_same_schedule(app_factory: AppFactory
         with pytest.raises(ConfigError, match="declared by app 'svc-a' too"):
             async with running_scheduler(app_factory(first, name="svc-b")):
                 pass
+
+
+async def test_a_stop_that_comes_while_fires_are_published_ends_the_scheduler_at_once(
+    app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM mid-tick must not wait for the next fire (up to 30 s idle): Kubernetes would kill the pod."""
+
+    # Due in a second, then not for an hour: after the fire the loop would idle for 30 s.
+    start_at = datetime.now(UTC) + timedelta(seconds=1) - timedelta(hours=1)
+
+    def register(app: App) -> None:
+        @app.periodic(every=timedelta(hours=1), start_at=start_at, queue="hourly", name="hourly")
+        async def hourly() -> None: ...
+
+    scheduler = Scheduler(app_factory(register), serve_http=False)
+    original = Scheduler._fire
+
+    async def fire_then_stop(self: Scheduler, *args: object) -> None:
+        await original(self, *args)  # type: ignore[arg-type]
+        self.request_stop()  # as the signal handler does, between two publishes
+        monkeypatch.setattr(Scheduler, "_fire", original)
+
+    monkeypatch.setattr(Scheduler, "_fire", fire_then_stop)
+    started = time.monotonic()
+    await asyncio.wait_for(scheduler.run(), 20)
+    assert scheduler.fired == 1
+    assert time.monotonic() - started < 5

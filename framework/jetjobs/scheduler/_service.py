@@ -156,6 +156,9 @@ class Scheduler:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the ticks, not after: a stop or a schedule change that
+            # comes while they publish must still cut the wait short.
+            self._wake.clear()
             now = datetime.now(UTC)
             wake = now + timedelta(seconds=_IDLE_WAKE_S)
             for definition in list(self._schedules()):
@@ -164,7 +167,6 @@ class Scheduler:
                 except Exception as exc:
                     log.warning("schedule %s: %s; trying again in 1s", definition.name, exc)
                     wake = min(wake, now + timedelta(seconds=1))
-            self._wake.clear()
             delay = (wake - datetime.now(UTC)).total_seconds()
             if delay > 0:
                 try:

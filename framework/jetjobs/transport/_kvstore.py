@@ -111,11 +111,11 @@ class KeyValueStore:
         kv = await self._handle()
         watcher = await kv.watch(pattern)
         try:
-            while True:
-                try:
-                    entry = await watcher.updates(timeout=3600)  # type: ignore[no-untyped-call]
-                except nats.errors.TimeoutError:
-                    continue
+            # Iterating (a plain queue get) rather than ``updates(timeout=...)``: on
+            # Python 3.11 its ``asyncio.wait_for`` can swallow a cancellation that
+            # lands together with an update, and the watch would then outlive a
+            # stopping scheduler or a ``result()`` past its timeout.
+            async for entry in watcher:
                 if entry is None:
                     continue  # end of the initial values
                 value = None if entry.operation in _DELETED else entry.value
