@@ -13,6 +13,7 @@ import pytest
 
 from jetjobs import App, ConfigError, current_job
 from jetjobs.scheduler import Scheduler
+from jetjobs.testing import NatsServer
 from tests.helpers import AppFactory, eventually, running_worker
 
 
@@ -166,3 +167,26 @@ async def test_a_stop_that_comes_while_fires_are_published_ends_the_scheduler_at
     await asyncio.wait_for(scheduler.run(), 20)
     assert scheduler.fired == 1
     assert time.monotonic() - started < 5
+
+
+async def test_scheduler_and_worker_catch_up_after_a_server_outage(
+    app_factory: AppFactory, jetjobs_server: NatsServer
+) -> None:
+    fired: list[int] = []
+
+    def register(app: App) -> None:
+        @app.periodic(every=timedelta(seconds=1), queue="ticks", misfire="all", misfire_grace_s=30, name="tick")
+        async def tick() -> None:
+            fired.append(int(current_job().id.rsplit("-", 1)[1]))
+
+    async with running_worker(app_factory(register)), running_scheduler(app_factory(register)) as scheduler:
+        await eventually(lambda: len(fired) >= 2, timeout_s=10)
+        await asyncio.to_thread(jetjobs_server.stop, kill=True)
+        await asyncio.sleep(3)  # three fires fall while the server is away
+        await asyncio.to_thread(jetjobs_server.start)
+        restarted = max(fired)
+        await eventually(lambda: max(fired) >= restarted + 4000, timeout_s=30)
+        assert scheduler.ready
+    seconds = sorted(fired)
+    assert len(seconds) == len(set(seconds))  # nothing twice
+    assert [b - a for a, b in itertools.pairwise(seconds)] == [1000] * (len(seconds) - 1)  # nothing skipped
