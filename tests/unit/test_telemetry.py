@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from jetjobs import App
+from jetjobs import App, ConfigError
 from jetjobs.telemetry import HealthServer, LoopWatchdog, ServiceRuntime
 from jetjobs.telemetry._metrics import Counter, Gauge, Histogram
 
@@ -78,6 +78,17 @@ async def test_health_server_routes() -> None:
         assert (await _get(server.port, "/healthz", method="POST"))[0] == 405
     finally:
         await server.stop()
+
+
+async def test_a_taken_metrics_port_is_one_clear_error() -> None:
+    first = HealthServer(0, host="127.0.0.1", ready=lambda: True, alive=lambda: True)
+    await first.start()
+    try:
+        second = HealthServer(first.port, host="127.0.0.1", ready=lambda: True, alive=lambda: True)
+        with pytest.raises(ConfigError, match=rf"127.0.0.1:{first.port}: already in use \(choose another"):
+            await second.start()
+    finally:
+        await first.stop()
 
 
 async def test_watchdog_names_the_task_that_blocks_the_loop(caplog: pytest.LogCaptureFixture) -> None:

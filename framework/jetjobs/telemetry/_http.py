@@ -7,9 +7,11 @@ parsing, one request per connection.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Callable
 
+from ..errors import ConfigError
 from . import _metrics
 
 log = logging.getLogger("jetjobs.telemetry")
@@ -35,7 +37,14 @@ class HealthServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        except OSError as exc:
+            reason = "already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ConfigError(
+                f"cannot serve metrics and health on {self.host}:{self.port}: {reason} "
+                "(choose another --metrics-port / JETJOBS_METRICS_PORT)"
+            ) from None
         self.port = self._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
         log.info("metrics and health on http://%s:%d (/metrics /healthz /readyz)", self.host, self.port)
 
