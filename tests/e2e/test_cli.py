@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 
+from jetjobs import App
 from jetjobs.testing import NatsServer
 from tests.conftest import ROOT
 from tests.e2e.conftest import StartWorker
@@ -124,3 +126,36 @@ def test_unreachable_server_and_config_typos() -> None:
     unreachable = jetjobs(None, "status", "x", "--nats-url", "nats://127.0.0.1:9")
     assert unreachable.returncode == 1
     assert "cannot reach NATS at nats://127.0.0.1:9" in unreachable.stderr
+
+
+def test_cancel_a_delayed_job_with_or_without_its_status_record(jetjobs_server: NatsServer) -> None:
+    def enqueue_later() -> str:
+        later = jetjobs(jetjobs_server, "enqueue", "record", "--kwargs", '{"n": 7}', "--queue", "work", "--delay", "1h")
+        assert later.returncode == 0, later.stderr
+        return later.stdout.split()[1]
+
+    job_id = enqueue_later()
+    assert jetjobs(jetjobs_server, "cancel", job_id).stdout.strip() == f"cancelled {job_id}"
+    again = jetjobs(jetjobs_server, "cancel", job_id)
+    assert (again.returncode, again.stdout.strip()) == (
+        1,
+        f"job {job_id} is cancelled: only a delayed job that has not fired can be cancelled",
+    )
+
+    # A delay longer than result_ttl_s: the record expires first; the queue is enough.
+    job_id = enqueue_later()
+    asyncio.run(_forget_status(jetjobs_server, job_id))
+    lost = jetjobs(jetjobs_server, "cancel", job_id)
+    assert lost.returncode == 1
+    assert "give --queue to cancel a delayed job whose record has expired" in lost.stderr
+    assert jetjobs(jetjobs_server, "cancel", job_id, "--queue", "work").stdout.strip() == f"cancelled {job_id}"
+    gone = jetjobs(jetjobs_server, "cancel", job_id, "--queue", "work")
+    assert (gone.returncode, gone.stdout.strip()) == (
+        1,
+        f"job {job_id} is not waiting in queue work: only a delayed job that has not fired can be cancelled",
+    )
+
+
+async def _forget_status(server: NatsServer, job_id: str) -> None:
+    async with App("reader", nats_url=server.url) as app:
+        await app.status_store.kv.delete(job_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._app import App
 from .._wire import to_iso
+from ..errors import JobNotFound
 from ..scheduler import Scheduler
 from ._common import add_client_options, parse_json_arg, print_json, print_table, run_with_app, service_app
 from ._duration import parse_duration
@@ -24,6 +25,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     cancel = sub.add_parser("cancel", help="cancel a delayed job before it fires", description="Cancel a job.")
     cancel.add_argument("job_id")
+    cancel.add_argument(
+        "--queue", help="the job's queue: needed once its status record has expired (delays > result_ttl_s)"
+    )
     add_client_options(cancel)
     cancel.set_defaults(func=cmd_cancel)
 
@@ -85,11 +89,18 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     async def body(app: App) -> int:
-        if await app.cancel(args.job_id):
+        try:
+            cancelled = await app.cancel(args.job_id, queue=args.queue)
+        except JobNotFound as exc:
+            raise JobNotFound(f"{exc}; give --queue to cancel a delayed job whose record has expired") from None
+        if cancelled:
             print(f"cancelled {args.job_id}")
             return 0
-        state = (await app.status(args.job_id)).state.value
-        print(f"job {args.job_id} is {state}: only a delayed job that has not fired can be cancelled")
+        try:
+            state = f"is {(await app.status(args.job_id)).state.value}"
+        except JobNotFound:
+            state = f"is not waiting in queue {args.queue}"
+        print(f"job {args.job_id} {state}: only a delayed job that has not fired can be cancelled")
         return 1
 
     return run_with_app(args, body)
