@@ -29,6 +29,19 @@ async def eventually(
         await asyncio.sleep(every_s)
 
 
+async def quiet_for(count: Callable[[], int], quiet_s: float, timeout_s: float = 10.0) -> int:
+    """Wait until ``count()`` has not changed for ``quiet_s``; return it (an absence needs that long)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = count(), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still changing after {timeout_s}s (now {last})")
+        await asyncio.sleep(0.05)
+        if (now := count()) != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 @contextlib.asynccontextmanager
 async def running_worker(app: App, **options: Any) -> AsyncIterator[Worker]:
     """Run a Worker for ``app`` in this process until the block ends."""

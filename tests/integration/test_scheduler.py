@@ -14,7 +14,7 @@ import pytest
 from jetjobs import App, ConfigError, current_job
 from jetjobs.scheduler import Scheduler
 from jetjobs.testing import NatsServer
-from tests.helpers import AppFactory, eventually, running_worker
+from tests.helpers import AppFactory, eventually, quiet_for, running_worker
 
 
 @contextlib.asynccontextmanager
@@ -123,9 +123,8 @@ async def test_resuming_a_paused_schedule_does_not_replay_what_it_skipped(app_fa
     async with running_worker(app_factory(register)), running_scheduler(app_factory(register)), control:
         await eventually(lambda: len(fired) >= 1, timeout_s=10)
         await control.schedules.pause("tick")
-        await asyncio.sleep(1.2)  # let a fire in flight land
+        await quiet_for(lambda: len(fired), quiet_s=2.5)  # a fire in flight may land; then none while paused
         paused_at = max(fired)
-        await asyncio.sleep(2.5)  # fires that fall while paused
         await control.schedules.resume("tick")
         await eventually(lambda: max(fired) >= paused_at + 5000, timeout_s=10)
     skipped = [f for f in fired if paused_at < f <= paused_at + 2000]

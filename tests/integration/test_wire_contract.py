@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from jetjobs import App, current_job
-from tests.helpers import AppFactory, running_worker
+from tests.helpers import AppFactory, eventually, running_worker
 
 
 def register(app: App) -> None:
@@ -21,15 +20,18 @@ def register(app: App) -> None:
 
 async def read_status(raw_nc: Client, job_id: str, final: str) -> dict[str, object]:
     kv = await raw_nc.jetstream().key_value("JOBS_STATUS")
-    for _ in range(500):
+    record: dict[str, object] = {}
+
+    async def reached() -> bool:
+        nonlocal record
         try:
             record = json.loads((await kv.get(job_id)).value or b"{}")
-        except Exception:
+        except Exception:  # not written yet
             record = {}
-        if record.get("state") == final:
-            return record
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"job {job_id} never reached {final}")
+        return record.get("state") == final
+
+    await eventually(reached, timeout_s=10)
+    return record
 
 
 async def test_a_raw_publish_following_the_docs_runs_a_job(app_factory: AppFactory, raw_nc: Client) -> None:
@@ -85,10 +87,7 @@ async def test_python_producer_writes_what_the_docs_describe(app_factory: AppFac
             .enqueue("c@example.com", subject="x")
         )
         await raw_nc.flush()
-        for _ in range(100):
-            if seen:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: bool(seen), timeout_s=2)
     await sub.unsubscribe()
     subject, headers, body = seen[0]
     assert subject == "jobs.emails.normal"
