@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .._context import JobContext
 from .._hooks import Hooks, run_hooks
@@ -70,15 +70,23 @@ class DeadLetterMover:
 
 def stored_context(stored: StoredMessage, queue: str, deliveries: int) -> JobContext:
     """What is known of a job read back from its stream, for hooks."""
-    headers = stored.headers
+    priority = stored.subject.rsplit(".", 1)[-1]
+    return partial_context(stored.headers, stored.seq, stored.subject, queue, priority, deliveries)
+
+
+def partial_context(
+    headers: Mapping[str, str], seq: int, subject: str, queue: str, priority: str, deliveries: int, consumer: str = ""
+) -> JobContext:
+    """What the headers tell of a job that was not (or could not be) run, for hooks."""
     return JobContext(
-        id=headers.get(H_JOB_ID, "") or f"seq-{stored.seq}",
+        id=headers.get(H_JOB_ID, "") or f"seq-{seq}",
         task=headers.get(H_TASK, "?"),
         queue=queue,
-        priority=stored.subject.rsplit(".", 1)[-1],
+        priority=priority,
         attempt=deliveries,
         max_attempts=deliveries,
         enqueued_at=headers.get(H_ENQUEUED_AT, ""),
         headers=headers,
-        subject=stored.subject,
+        subject=subject,
+        consumer=consumer,
     )

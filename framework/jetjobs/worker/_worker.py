@@ -15,7 +15,7 @@ from .._hooks import run_hooks
 from .._names import check_queue_name
 from .._outcome import Outcome, Requeue
 from .._status import JobState
-from .._wire import H_ENQUEUED_AT, H_JOB_ID, H_TASK, now_iso
+from .._wire import now_iso
 from ..errors import ConfigError
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._backlog import BacklogMonitor
@@ -23,7 +23,7 @@ from ..transport import DeadLetterStore, Delivery, StatusStore
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
-from ._mover import DeadLetterMover
+from ._mover import DeadLetterMover, partial_context
 from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
 from ._running import RunningMarker
@@ -282,16 +282,12 @@ class Worker:
 
 def poison_context(delivery: Delivery, queue: str, priority: str) -> JobContext:
     """What is known of a message that could not be run, for hooks."""
-    headers = delivery.headers
-    return JobContext(
-        id=headers.get(H_JOB_ID, "") or f"seq-{delivery.stream_seq}",
-        task=headers.get(H_TASK, "?"),
-        queue=queue,
-        priority=priority,
-        attempt=delivery.num_delivered,
-        max_attempts=delivery.num_delivered,
-        enqueued_at=headers.get(H_ENQUEUED_AT, ""),
-        headers=headers,
-        subject=delivery.subject,
-        consumer=delivery.consumer,
+    return partial_context(
+        delivery.headers,
+        delivery.stream_seq,
+        delivery.subject,
+        queue,
+        priority,
+        delivery.num_delivered,
+        delivery.consumer,
     )
