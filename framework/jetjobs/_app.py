@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -24,6 +25,10 @@ from .errors import (
     JetjobsError,
 )
 from .scheduler import Schedules
+from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
+from .workflow._client import Workflows
+from .workflow._guard import WorkflowGuard
+from .workflow._runs import RunStatus
 
 _SCHEDULE_FIELDS = ("tz", "jitter_s", "exclusive", "misfire", "misfire_grace_s", "max_retries", "priority", "start_at")
 
@@ -77,6 +82,9 @@ class App:
         self.producer = Producer(self)
         self.dead_letters = DeadLetters(self)
         self.schedules = Schedules(self)
+        self.workflows = Workflows(
+            connection=self._connected, enqueue=self.producer.send, settings=self.settings, task=self.tasks.get
+        )
         telemetry.instrument(self)
 
     def __repr__(self) -> str:
@@ -236,6 +244,10 @@ class App:
             self._conn = conn
             self._status = transport.StatusStore(conn)
 
+    async def _connected(self) -> transport.Connection:
+        await self.connect()
+        return self.connection
+
     async def close(self) -> None:
         """Flush buffered writes and close the connection."""
         conn, self._conn, self._status = self._conn, None, None
@@ -353,3 +365,79 @@ class App:
     async def result(self, job_id: str, *, timeout_s: float | None = None) -> Any:
         """Wait (KV watch, no polling) until the job is final; return its result or raise."""
         return await _results.wait_result(self, job_id, timeout_s)
+
+    # -- workflows ----------------------------------------------------------------------
+
+    def workflow(
+        self,
+        name: str,
+        *,
+        version: str = "1",
+        timeout_s: float | None = None,
+        compensate: Mapping[str, Step] | None = None,
+        description: str = "",
+        retention_s: float | None = None,
+    ) -> Workflow:
+        """Declare a workflow (a DAG of steps); add steps with ``.step(...)``.
+
+        Validated in full when a worker starts or a run is started (unknown
+        dependency, cycle, a template naming a step that is not upstream...).
+
+        Example::
+
+            wf = app.workflow("order-processing", version="1.0", timeout_s=1800,
+                              compensate={"process-payment": Step("refund_payment",
+                                                                  input={"order_id": "{{input.order_id}}"})})
+            wf.step("validate-order", validate_order, input={"order_id": "{{input.order_id}}"})
+            wf.step("process-payment", process_payment, depends_on=["validate-order"],
+                    input={"order_id": "{{input.order_id}}", "amount": "{{tasks.validate-order.output.amount}}"},
+                    retry_on=["TransientError"])
+            wf.step("fulfill-order", fulfill_order, depends_on=["process-payment"])
+        """
+        return self.workflows.declare(
+            name,
+            version=version,
+            timeout_s=timeout_s,
+            compensate=compensate,
+            description=description,
+            retention_s=retention_s,
+        )
+
+    def load_workflows(self, path: str | Path) -> list[WorkflowDef]:
+        """Declare the workflows of a YAML file (``workflows: name: {version, timeout, tasks: [...]}``)."""
+        return self.workflows.load(path)
+
+    async def execute_workflow(
+        self,
+        name: str,
+        input: Any = None,
+        *,
+        context: Any = None,
+        version: str | None = None,
+        run_id: str | None = None,
+    ) -> WorkflowRun:
+        """Start a run of workflow ``name`` (its latest version unless ``version``).
+
+        ``run_id`` doubles as an idempotency key: starting the same id again returns
+        the existing run. The run is pinned to the version it started with.
+
+        Example::
+
+            run = await app.execute_workflow("order-processing", input={"order_id": "o-1"})
+            result = await run.result(timeout_s=60)
+        """
+        return await self.workflows.execute(name, input, context=context, version=version, run_id=run_id)
+
+    async def workflow_run(self, run_id: str) -> WorkflowRun:
+        """A handle on an existing run (e.g. started by another service)."""
+        return await self.workflows.run(run_id)
+
+    async def workflow_runs(
+        self, *, name: str | None = None, state: str | None = None, limit: int = 100
+    ) -> list[RunStatus]:
+        """Runs, newest first, optionally of one workflow and in one state."""
+        return await self.workflows.runs(name=name, state=state, limit=limit)
+
+    async def workflow_guard(self) -> WorkflowGuard:
+        """The worker's hook into the workflow engine (publishes this app's definitions)."""
+        return await self.workflows.guard()

@@ -132,6 +132,41 @@ class Names:
     def schedules_bucket(self) -> str:
         return f"{self._stream_prefix}_SCHEDULES"
 
+    # Workflows: definitions, run state, fan-in counters, event log, large outputs.
+    @property
+    def workflow_defs_bucket(self) -> str:
+        return f"{self._stream_prefix}_WF_DEFS"
+
+    @property
+    def workflow_runs_bucket(self) -> str:
+        return f"{self._stream_prefix}_WF_RUNS"
+
+    @property
+    def workflow_join_stream(self) -> str:
+        return f"{self._stream_prefix}_WF_JOIN"
+
+    def workflow_join(self, run_id: str, key: str) -> str:
+        return f"{self._subject_prefix}wfjoin.{run_id}.{key}"
+
+    def workflow_joins(self, run_id: str = "*") -> str:
+        return f"{self._subject_prefix}wfjoin.{run_id}.>"
+
+    @property
+    def workflow_events_stream(self) -> str:
+        return f"{self._stream_prefix}_WF_EVENTS"
+
+    def workflow_events(self, run_id: str = "*") -> str:
+        return f"{self._subject_prefix}wfev.{run_id}"
+
+    @property
+    def workflow_objects_bucket(self) -> str:
+        return f"{self._stream_prefix}_WF_OUT"
+
+    @property
+    def workflow_cancel_subject(self) -> str:
+        """Core NATS: a run's cancellation is broadcast here to the workers running its steps."""
+        return f"{self._subject_prefix}jetjobs.wf.cancel"
+
     # Delayed jobs wait as message schedules in a stream of their own: schedules
     # cannot live in a queue stream, whose discard=new (for max_length) the server
     # refuses to combine with allow_msg_schedules. A fired job lands on a "due"

@@ -101,9 +101,17 @@ def _qualified(kind: type[BaseException]) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def _type_names(error: BaseException) -> set[str]:
+    mro = error.mro if isinstance(error, RemoteError) else tuple(_qualified(k) for k in type(error).__mro__)
+    qualified = set(mro)
+    return qualified | {name.rsplit(".", 1)[-1] for name in qualified}
+
+
 def _is_retryable(error: BaseException, policy: RetryPolicy) -> bool:
     if isinstance(error, Retry | JobTimeout):
         return True
+    if policy.retry_on:
+        return bool(_type_names(error) & set(policy.retry_on))
     if isinstance(error, RemoteError):
         return any(_qualified(kind) in error.mro for kind in policy.retry_for)
     return isinstance(error, policy.retry_for)
@@ -126,7 +134,8 @@ def decide(
     if isinstance(error, Cancel):
         return Cancelled(reason=error.reason or info.message)
     if not _is_retryable(error, policy):
-        return DeadLetter(info, reason=f"{info.type} is not in retry_for")
+        listed = "retry_on" if policy.retry_on else "retry_for"
+        return DeadLetter(info, reason=f"{info.type} is not in {listed}")
     if attempt >= policy.max_attempts:
         return DeadLetter(info, reason=f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}")
     if isinstance(error, Retry) and error.delay_s is not None:

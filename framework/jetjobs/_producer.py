@@ -176,9 +176,10 @@ class Producer:
             timeout_s=options.timeout_s,
             max_retries=options.max_retries,
             metadata=_check_metadata(options.metadata),
+            extra=options.headers or {},
         ).to_headers()
         body = self._body(request.task, args, kwargs)
-        if len(body) + _HEADER_ROOM > conn.max_payload or options.metadata:
+        if len(body) + _HEADER_ROOM > conn.max_payload or options.metadata or options.headers:
             _check_size(request.task, body, headers, conn.max_payload)
         out = transport.Outbound(queue=route.queue, subject=route.subject, body=body, headers=headers)
         if due is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable
@@ -35,6 +36,8 @@ class RetryPolicy:
     factor: float = 2.0
     jitter: bool = True
     retry_for: tuple[type[BaseException], ...] = (Exception,)
+    step_s: float | None = None  # linear: delay_s + step_s * (n - 1); None: delay_s * n
+    retry_on: tuple[str, ...] = ()  # error type names (any class in the error's MRO); empty: retry_for decides
 
     def __post_init__(self) -> None:
         if isinstance(self.retry_for, type):
@@ -68,10 +71,37 @@ def retry_delay(policy: RetryPolicy, attempt: int, *, rand: Callable[[], float] 
         except OverflowError:
             raw = math.inf
     elif policy.backoff == "linear":
-        raw = policy.delay_s * n
+        raw = policy.delay_s * n if policy.step_s is None else policy.delay_s + policy.step_s * (n - 1)
     else:
         raw = policy.delay_s
     delay = min(raw, policy.max_delay_s)
     if policy.jitter:
         delay = delay / 2 + rand() * delay / 2
     return delay
+
+
+def policy_from_json(text: str, base: RetryPolicy) -> RetryPolicy:
+    """A job's own retry policy (header ``Jetjobs-Retry-Policy``) over its task's policy.
+
+    Keys: ``max_attempts``, ``backoff``, ``initial_s``, ``step_s``, ``max_s``,
+    ``multiplier``, ``jitter``, ``retry_on`` (error type names); missing keys keep
+    the task's values. Raises ValueError when the JSON is malformed.
+    """
+    raw = json.loads(text)
+    if not isinstance(raw, dict):
+        raise ValueError("retry policy must be a JSON object")
+    fields = {
+        "max_retries": int(raw["max_attempts"]) - 1 if "max_attempts" in raw else base.max_retries,
+        "backoff": raw.get("backoff", base.backoff),
+        "delay_s": float(raw.get("initial_s", base.delay_s)),
+        "max_delay_s": float(raw.get("max_s", base.max_delay_s)),
+        "factor": float(raw.get("multiplier", base.factor)),
+        "jitter": bool(raw.get("jitter", base.jitter)),
+        "step_s": float(raw["step_s"]) if raw.get("step_s") is not None else base.step_s,
+        "retry_on": tuple(str(n) for n in raw.get("retry_on") or ()),
+        "retry_for": (Exception,) if raw.get("retry_on") else base.retry_for,
+    }
+    try:
+        return RetryPolicy(**fields)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None

@@ -130,6 +130,16 @@ class Settings(BaseSettings):
     status_replicas: int = Field(1, ge=1, le=5)
     dlq_max_age_s: float = Field(14 * 86_400.0, ge=60, description="how long dead letters are kept")
     dlq_replicas: int = Field(1, ge=1, le=5)
+    workflow_retention_s: float = Field(
+        7 * 86_400.0, ge=60, description="how long a workflow run's state, outputs and log are kept"
+    )
+    workflow_replicas: int = Field(1, ge=1, le=5, description="replicas of the workflow buckets and streams")
+    workflow_inline_output_bytes: int = Field(
+        64 * 1024, ge=0, description="step outputs larger than this go to the workflow object store"
+    )
+    workflow_max_output_bytes: int = Field(
+        8 * 1024 * 1024, ge=1, description="a step output larger than this fails the step for good"
+    )
     queues: dict[str, QueueOverride] = Field(default_factory=dict)
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")

@@ -77,6 +77,7 @@ class EnqueueOptions:
     max_retries: int | None = None
     delay_s: float | None = None
     eta: datetime | None = None
+    headers: Mapping[str, str] | None = None  # extra wire headers (workflow steps); not for user metadata
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,8 @@ H_TIMEOUT = "Jetjobs-Timeout-S"
 H_MAX_RETRIES = "Jetjobs-Max-Retries"
 H_META_PREFIX = "Jetjobs-Meta-"
 H_REPLAY_OF = "Jetjobs-Replay-Of"
+# A job's own retry policy (workflow steps), JSON: see docs/wire-protocol.md.
+H_RETRY_POLICY = "Jetjobs-Retry-Policy"
 
 # Added to a message when it is dead-lettered.
 H_DLQ_REASON = "Jetjobs-Dlq-Reason"
@@ -107,6 +109,7 @@ class JobHeaders:
     max_retries: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
+    retry_policy: str | None = None  # raw JSON of H_RETRY_POLICY, read by the executor
 
     def to_headers(self, *, msg_id: str | None = None) -> dict[str, str]:
         headers = {
@@ -172,6 +175,7 @@ def decode_headers(headers: Mapping[str, str] | None) -> JobHeaders:
         timeout_s=timeout_s,
         max_retries=max_retries,
         metadata=metadata,
+        retry_policy=headers.get(H_RETRY_POLICY),
     )
 
 

@@ -15,6 +15,9 @@ The tree::
     ├── JobTimeout                    a running job exceeded its timeout_s (also a TimeoutError)
     ├── JobFailed                     the job ended failed/dead; carries the remote error
     │   └── JobCancelled              the job was cancelled
+    ├── WorkflowFailed                a workflow run ended without success; names the failing step
+    ├── WorkflowNotFound              no workflow or run by that name or id (also a LookupError)
+    ├── OutputTooLarge                a workflow step's output is over the hard cap (never retried)
     └── TaskControl                   raised *inside* a task to steer its outcome
         ├── Retry(delay_s=None)       ask for another attempt, optionally after delay_s
         └── Cancel(reason)            stop now: no retry, no dead letter
@@ -41,6 +44,7 @@ __all__ = [
     "JobFailed",
     "JobNotFound",
     "JobTimeout",
+    "OutputTooLarge",
     "PayloadTooLarge",
     "QueueFull",
     "ResultTimeout",
@@ -48,6 +52,8 @@ __all__ = [
     "ServerTooOld",
     "TaskControl",
     "UnknownTask",
+    "WorkflowFailed",
+    "WorkflowNotFound",
 ]
 
 
@@ -156,3 +162,39 @@ class Cancel(TaskControl):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason or "cancelled by the task")
         self.reason = reason
+
+
+class WorkflowFailed(JetjobsError):
+    """A workflow run ended without success; says which step failed and how.
+
+    ``state`` is the run's final state (failed, compensated, compensation_failed,
+    cancelled, timed_out); ``step``, ``error_type``, ``message`` and ``traceback``
+    describe the step error that caused it, when there was one.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        state: str,
+        *,
+        step: str | None = None,
+        error_type: str = "",
+        message: str = "",
+        traceback: str = "",
+    ) -> None:
+        self.run_id = run_id
+        self.state = state
+        self.step = step
+        self.error_type = error_type
+        self.message = message
+        self.traceback = traceback
+        cause = f": step {step!r} raised {error_type}: {message}" if step else (f": {message}" if message else "")
+        super().__init__(f"workflow run {run_id} {state}{cause}")
+
+
+class WorkflowNotFound(JetjobsError, LookupError):
+    """No workflow (or run) by that name or id."""
+
+
+class OutputTooLarge(JetjobsError):
+    """A workflow step returned more than ``workflow_max_output_bytes``: it fails for good."""

@@ -10,6 +10,7 @@ from ._kvstore import Entry, KeyValueStore
 from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
+from ._workflow import WorkflowTransport
 
 __all__ = [
     "MIN_SERVER",
@@ -28,6 +29,7 @@ __all__ = [
     "StatusStore",
     "StoredMessage",
     "StreamMissing",
+    "WorkflowTransport",
     "cancel_delayed",
     "check_server_version",
     "connect",

@@ -32,8 +32,14 @@ class KeyValueStore:
         self.bucket = bucket
         self._kv: KeyValue | None = None
 
-    async def ensure(self, *, description: str, replicas: int = 1, ttl_s: float | None = None) -> None:
-        """Create the bucket if it does not exist."""
+    async def ensure(
+        self, *, description: str, replicas: int = 1, ttl_s: float | None = None, direct: bool = True
+    ) -> None:
+        """Create the bucket if it does not exist.
+
+        ``direct=False`` for buckets whose reads drive decisions: direct gets may be
+        answered by a follower that lags (no read-after-write, ADR-8), leader gets may not.
+        """
         try:
             self._kv = await self._conn.js.key_value(self.bucket)
             return
@@ -48,7 +54,7 @@ class KeyValueStore:
                     ttl=ttl_s,
                     replicas=replicas,
                     storage=StorageType.FILE,
-                    direct=True,
+                    direct=direct,
                 )
             )
         except nats.js.errors.BadRequestError as exc:
@@ -92,10 +98,14 @@ class KeyValueStore:
 
     async def items(self, prefix: str = "") -> list[Entry]:
         """Every live entry whose key starts with ``prefix`` (``a.`` style prefixes)."""
+        return await self.matching(f"{prefix}>" if prefix else ">")
+
+    async def matching(self, pattern: str) -> list[Entry]:
+        """Every live entry whose key matches the subject pattern (``*.meta``, ``run1.>``)."""
         # One ordered consumer over the matching keys (nats-py's keys(filters=...)
         # matches substrings, not subject wildcards, and needs a get per key).
         kv = await self._handle()
-        watcher = await kv.watch(f"{prefix}>" if prefix else ">", ignore_deletes=True)
+        watcher = await kv.watch(pattern, ignore_deletes=True)
         entries = []
         try:
             while (entry := await watcher.updates(timeout=self._conn.settings.request_timeout_s)) is not None:  # type: ignore[no-untyped-call]

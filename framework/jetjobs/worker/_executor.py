@@ -21,7 +21,7 @@ from .._context import JobContext, reset_current, set_current
 from .._hooks import HookRunner, is_active
 from .._middleware import Invoke, build_chain
 from .._outcome import DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded, decide
-from .._retry import LOST_DELIVERY_SLACK, RetryPolicy, retry_delay
+from .._retry import LOST_DELIVERY_SLACK, RetryPolicy, policy_from_json, retry_delay
 from .._status import StatusRecord
 from .._wire import JobHeaders, decode_body, decode_headers
 from ..errors import InvalidPayload, JobTimeout, UnknownTask
@@ -87,6 +87,12 @@ class Executor:
         policy = task.spec.retry
         if headers.max_retries is not None:  # a per-job override, e.g. from a schedule
             policy = dataclasses.replace(policy, max_retries=headers.max_retries)
+        if headers.retry_policy is not None:  # a workflow step's own policy
+            try:
+                policy = policy_from_json(headers.retry_policy, policy)
+            except (ValueError, TypeError, KeyError) as exc:
+                error = ErrorInfo("jetjobs.errors.InvalidPayload", f"header Jetjobs-Retry-Policy: {exc}")
+                return DeadLetter(error, reason="malformed message", state="dead")
         max_attempts = policy.max_attempts
         if attempt > max_attempts + LOST_DELIVERY_SLACK:
             error = ErrorInfo(

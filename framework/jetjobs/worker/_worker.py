@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .._context import JobContext
 from .._hooks import run_hooks
 from .._names import check_queue_name
-from .._outcome import Outcome, Requeue
+from .._outcome import Cancelled, Outcome, Requeue
 from .._status import JobState
 from .._wire import now_iso
 from ..errors import ConfigError
@@ -28,11 +28,14 @@ from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
 from ._running import RunningMarker
 from ._settler import Settler, worker_id
+from ._steps import StepGuard
 
 if TYPE_CHECKING:
     from .._app import App
 
 log = logging.getLogger("jetjobs.worker")
+
+_STEP_RETRY_S = 2.0
 
 
 class Worker:
@@ -53,8 +56,10 @@ class Worker:
         shutdown_grace_s: float | None = None,
         metrics_port: int | None = None,
         close_app: bool = True,
+        steps: StepGuard | None = None,
     ) -> None:
         self.app = app
+        self._steps = steps
         self._close_app = close_app
         self.metrics_port = metrics_port if metrics_port is not None else app.settings.metrics_port
         self.queues = list(queues) if queues else app.queue_names()
@@ -112,6 +117,10 @@ class Worker:
         self._settler = Settler(self._status, DeadLetterStore(conn))
         self._marker = RunningMarker(self._status)
         self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
+        if self._steps is None:
+            self._steps = await app.workflow_guard()
+        if self._steps is not None:
+            await self._steps.start()
         for queue in self.queues:
             await self._start_queue(queue)
         metrics.in_flight.add_source(self._in_flight)
@@ -168,8 +177,14 @@ class Worker:
         assert self._status is not None
         assert self._settler is not None
         started_at = now_iso()
+        steps = self._steps
+        if steps is not None and steps.is_control(delivery.headers):
+            await self._control(steps, delivery)
+            return
         prepared = self._executor.prepare(delivery, queue, priority)
         if not isinstance(prepared, Prepared):
+            if steps is not None and steps.is_step(delivery.headers):
+                await steps.unrun(delivery, prepared)
             await self._settle(delivery, None, prepared, queue, None)
             # Poison messages never ran, but they still show in traces, metrics and logs.
             await run_hooks(self.app.hooks, poison_context(delivery, queue, priority), prepared)
@@ -188,16 +203,65 @@ class Worker:
             first_failure_at=first,
             worker=self._worker_id,
         )
+        step = steps is not None and steps.is_step(delivery.headers)
+        if step:
+            assert steps is not None
+            try:
+                proceed = await steps.before(prepared)
+            except Exception as exc:
+                log.warning("workflow step %s: start fence failed (%s); redelivering", record.id, exc)
+                await delivery.nak(_STEP_RETRY_S)
+                return
+            if proceed == "skip":
+                await delivery.ack()
+                return
+            if proceed != "run":
+                await self._settle(delivery, prepared, proceed, queue, started_at)
+                return
         self._marker.started(record.id, running)
         try:
-            outcome = await self._executor.execute(prepared)
+            outcome = await (self._execute_step(prepared) if step else self._executor.execute(prepared))
         except asyncio.CancelledError:
             self._marker.finished(record.id)
             await self._settle(delivery, prepared, Requeue("worker shutting down"), queue, started_at)
             raise
         self._marker.finished(record.id)
+        if step:
+            assert steps is not None
+            try:
+                # The run advances before the ack: a crash here is repaired by the redelivery.
+                outcome = await steps.after(prepared, outcome)
+            except Exception as exc:
+                log.warning("workflow step %s: advancing the run failed (%s); redelivering", record.id, exc)
+                await delivery.nak(_STEP_RETRY_S)
+                return
         await self._settle(delivery, prepared, outcome, queue, started_at)
         await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
+
+    async def _execute_step(self, prepared: Prepared) -> Outcome:
+        """Run a step in a task of its own, so that cancelling its run can stop just it."""
+        assert self._executor is not None
+        assert self._steps is not None
+        execution = asyncio.create_task(self._executor.execute(prepared))
+        untrack = self._steps.track(prepared, execution)
+        try:
+            return await execution
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is not None and me.cancelling():
+                raise  # shutdown: hand the job back
+            return Cancelled("its workflow run was cancelled")
+        finally:
+            untrack()
+
+    async def _control(self, steps: StepGuard, delivery: Delivery) -> None:
+        try:
+            await steps.control(delivery)
+        except Exception as exc:
+            log.warning("workflow control message failed (%s); redelivering", exc)
+            await delivery.nak(_STEP_RETRY_S)
+            return
+        await delivery.ack()
 
     async def _settle(
         self, delivery: Delivery, job: Prepared | None, outcome: Outcome, queue: str, started_at: str | None
@@ -259,8 +323,7 @@ class Worker:
             await fetcher.cancel_running(keep=self._in_settle)
         # Jobs whose results are being stored are acked when the store answers: wait for it.
         await self.app.connection.acks.drain(timeout_s=self.app.settings.request_timeout_s)
-        if self._marker_task is not None:
-            self._marker_task.cancel()
+        await self._stop_background()
         for fetcher in fetchers:
             await fetcher.close()
         self.fetchers.clear()
@@ -275,6 +338,12 @@ class Worker:
             await self._processes.close()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _stop_background(self) -> None:
+        if self._marker_task is not None:
+            self._marker_task.cancel()
+        if self._steps is not None:
+            await self._steps.stop()
 
     def _in_flight(self) -> dict[tuple[str, ...], float]:
         return {(queue,): float(f.running) for queue, f in self.fetchers.items()}

@@ -1,0 +1,479 @@
+"""The workflow engine: no coordinator, no leader.
+
+The worker that settles a step advances its run *before* it acknowledges the
+step's message, and every write on the way is idempotent or guarded (KV create,
+compare-and-set, counters deduplicated by message id), so a crash anywhere is
+repaired by the redelivery replaying the same path:
+
+    step succeeded → output + state (CAS) → per child: join counter (fan-in) →
+    create-once trigger marker → publish the child job (msg id = its job id) →
+    sinks counter → run record CAS (the one linearization point) → ack
+
+Fan-in uses a JetStream counter per child (ADR-49): each parent adds one, once
+(msg id), and the parent that sees the count reach the number of parents
+confirms with leader reads of their states before triggering; a CAS on one key
+would collapse under wide fan-in (research: 25 conflicts per parent at width 200).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from .._task import EnqueueOptions, JobRequest
+from .._wire import now_iso
+from ..errors import OutputTooLarge
+from ._errors import TemplateError
+from ._faults import fault
+from ._frozen import thaw
+from ._log import EventLog
+from ._model import StepDef, WorkflowDef
+from ._state import RunRecord, RunState, StepError, StepRecord, StepState, gate, run_transition
+from ._store import MetaAt, RunStore
+from ._template import render, template_refs
+
+log = logging.getLogger("jetjobs.workflow")
+
+H_RUN = "Jetjobs-Workflow-Run"
+H_STEP = "Jetjobs-Workflow-Step"
+H_WORKFLOW = "Jetjobs-Workflow"
+TIMEOUT_TASK = "jetjobs.workflow.timeout"
+
+Enqueue = Callable[[JobRequest], Awaitable[Any]]
+CancelDelayed = Callable[[str, str], Awaitable[bool]]
+
+
+def step_job_id(run_id: str, step: str) -> str:
+    return f"{run_id}.{step}"
+
+
+class Engine:
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        enqueue: Enqueue,
+        cancel_delayed: CancelDelayed,
+        inline_output_bytes: int,
+        max_output_bytes: int,
+    ) -> None:
+        self.store = store
+        self.events = EventLog(store.t)
+        self._enqueue = enqueue
+        self._cancel_delayed = cancel_delayed
+        self._inline = inline_output_bytes
+        self._max_output = max_output_bytes
+
+    # -- the start fence ------------------------------------------------------------
+
+    async def before(self, run_id: str, step: str, *, seq: int, attempt: int, queue: str) -> bool | StepError:
+        """True when this delivery should run the step's task; False to ack it unrun.
+
+        A StepError: this very message failed the step, but its worker died before it
+        stored the dead letter; the failure is replayed and the error handed back.
+        """
+        meta = await self.store.meta(run_id)
+        if meta is None:
+            log.warning("step %s of unknown or expired run %s: not run", step, run_id)
+            return False
+        defn = await self.store.definition(meta.record.name, meta.record.version)
+        compensation = _is_compensation(step)
+        for _ in range(10):
+            at = await self.store.step(run_id, step)
+            current = at.record if at else None
+            decision = gate(
+                meta.record.state,
+                current.state if current else None,
+                same_delivery=current is not None and current.seq == seq,
+                compensation=compensation,
+            )
+            if decision == "skip" and _failed_by(current, seq):
+                assert current is not None
+                assert current.error is not None
+                await self._replay_failure(meta.record, defn, step, current.error)
+                return current.error
+            if decision == "skip":
+                await self.events.emit(run_id, "step_duplicate", step=step, attempt=attempt, key=f"dup-{seq}")
+                return False
+            if decision == "advance":
+                assert current is not None
+                await self._propagate(meta.record, defn, step, succeeded=True)
+                return False
+            if decision == "cancel":
+                await self.store.mutate_step(run_id, step, _cancelled)
+                await self.events.emit(run_id, "step_cancelled", step=step, message=f"run is {meta.record.state}")
+                return False
+            spec = _step_def(defn, step)
+            new = StepRecord(
+                state=StepState.RUNNING,
+                task=spec.task,
+                job_id=step_job_id(run_id, step),
+                attempt=attempt,
+                seq=seq,
+                queue=queue,
+                started_at=now_iso(),
+                history=current.history if current else (),
+            )
+            if await self.store.write_step(run_id, step, at, new):
+                fault("step.after_fence")
+                await self.events.emit(run_id, "step_started", step=step, attempt=attempt)
+                return True
+        raise RuntimeError(f"step {step} of run {run_id}: the start fence kept conflicting")
+
+    # -- completion ---------------------------------------------------------------------
+
+    async def succeeded(self, run_id: str, step: str, result: bytes) -> OutputTooLarge | None:
+        """Store the output, mark the step succeeded, advance the run. An OutputTooLarge is returned
+        (the step then fails for good, no retry loop)."""
+        if len(result) > self._max_output:
+            return OutputTooLarge(
+                f"step {step!r} returned {len(result)} bytes; the limit is {self._max_output} "
+                "(workflow_max_output_bytes): return a reference to large data instead"
+            )
+        output: Any = None
+        ref: dict[str, Any] | None = None
+        if len(result) > self._inline:
+            name = f"{run_id}/{step}"
+            await self.store.t.put_object(name, result)
+            ref = {"object": name, "size": len(result), "sha256": hashlib.sha256(result).hexdigest()}
+        else:
+            output = json.loads(result)
+        now = now_iso()
+
+        def done(current: StepRecord | None) -> StepRecord | None:
+            if current is not None and current.state == StepState.SUCCEEDED:
+                return None  # a replay: already stored
+            base = current or StepRecord(StepState.RUNNING, "", step_job_id(run_id, step))
+            return base.evolve(state=StepState.SUCCEEDED, finished_at=now, output=output, output_ref=ref, error=None)
+
+        await self.store.mutate_step(run_id, step, done)
+        fault("advance.after_output")
+        await self.events.emit(run_id, "step_succeeded", step=step)
+        meta = await self.store.meta(run_id)
+        if meta is not None:
+            defn = await self.store.definition(meta.record.name, meta.record.version)
+            await self._propagate(meta.record, defn, step, succeeded=True)
+        fault("advance.before_ack")
+        return None
+
+    async def retrying(self, run_id: str, step: str, attempt: int, error: StepError, delay_s: float) -> None:
+        def retry(current: StepRecord | None) -> StepRecord | None:
+            if current is None or current.state.terminal:
+                return None
+            entry = {"attempt": attempt, "type": error.type, "message": error.message, "at": now_iso()}
+            return current.evolve(state=StepState.RETRYING, error=error, history=(*current.history, entry)[-20:])
+
+        await self.store.mutate_step(run_id, step, retry)
+        await self.events.emit(
+            run_id,
+            "step_retrying",
+            step=step,
+            attempt=attempt,
+            message=f"{error.type}: {error.message}; next attempt in {delay_s:.1f}s",
+        )
+
+    async def failed(self, run_id: str, step: str, attempt: int, error: StepError) -> None:
+        """A step failed for good: store it, then fail the run (or hand the failure to its children)."""
+        now = now_iso()
+
+        def fail(current: StepRecord | None) -> StepRecord | None:
+            if current is not None and current.state.terminal:
+                return None
+            base = current or StepRecord(StepState.QUEUED, "", step_job_id(run_id, step))
+            return base.evolve(state=StepState.FAILED, finished_at=now, error=error, attempt=max(attempt, 1))
+
+        await self.store.mutate_step(run_id, step, fail)
+        fault("fail.after_step")
+        await self.events.emit(
+            run_id, "step_failed", step=step, attempt=attempt, message=f"{error.type}: {error.message}"
+        )
+        meta = await self.store.meta(run_id)
+        if meta is None:
+            return
+        defn = await self.store.definition(meta.record.name, meta.record.version)
+        await self._replay_failure(meta.record, defn, step, error)
+
+    async def _replay_failure(self, meta: RunRecord, defn: WorkflowDef, step: str, error: StepError) -> None:
+        if _is_compensation(step):
+            await self.finish(meta.run_id, "compensation_failed", step=step, error=error)
+        else:
+            await self._propagate(meta, defn, step, succeeded=False, error=error)
+
+    async def cancelled(self, run_id: str, step: str) -> None:
+        """A running step was stopped because its run was cancelled or timed out."""
+        await self.store.mutate_step(run_id, step, _cancelled)
+        await self.events.emit(run_id, "step_cancelled", step=step, message="its run ended while it ran")
+
+    # -- advancing ----------------------------------------------------------------------
+
+    async def _propagate(
+        self, meta: RunRecord, defn: WorkflowDef, step: str, *, succeeded: bool, error: StepError | None = None
+    ) -> None:
+        run_id = meta.run_id
+        if _is_compensation(step):
+            if succeeded:
+                await self._next_compensation(meta, defn, step)
+            return
+        children = defn.children(step)
+        if succeeded:
+            await asyncio.gather(*(self._parent_done(meta, defn, c, step, ok=True) for c in children))
+            if not children:
+                await self._sink_done(meta, defn, step)
+            return
+        absorbed = bool(children)
+        for child in children:
+            rule = defn.step(child).trigger
+            if rule == "all_done":
+                await self._parent_done(meta, defn, child, step, ok=False)
+            elif rule == "one_success":
+                if not await self._one_success_still_possible(meta, defn, child, step):
+                    absorbed = False
+            else:
+                absorbed = False
+        if not absorbed:
+            await self.finish(run_id, "step_failed", step=step, error=error)
+
+    async def _parent_done(self, meta: RunRecord, defn: WorkflowDef, child: str, parent: str, *, ok: bool) -> None:
+        spec = defn.step(child)
+        parents = defn.parents(child)
+        if spec.trigger == "one_success":
+            if ok:
+                await self.trigger(meta, defn, child)
+            return
+        if len(parents) > 1:
+            count = await self.store.t.increment(meta.run_id, f"j-{child}", f"{meta.run_id}:{child}:{parent}")
+            fault("advance.after_count")
+            if count < len(parents):
+                return
+            # A candidate: confirm with leader reads (a late duplicate increment past the
+            # dedupe window can then only cost a check, never an early trigger).
+            states = await self._states(meta.run_id, parents)
+            wanted = {StepState.SUCCEEDED} if spec.trigger == "all_success" else {StepState.SUCCEEDED, StepState.FAILED}
+            if not all(s in wanted for s in states):
+                return
+        await self.trigger(meta, defn, child)
+
+    async def _one_success_still_possible(self, meta: RunRecord, defn: WorkflowDef, child: str, parent: str) -> bool:
+        parents = defn.parents(child)
+        count = await self.store.t.increment(meta.run_id, f"f-{child}", f"{meta.run_id}:{child}:{parent}")
+        if count < len(parents):
+            return True
+        states = await self._states(meta.run_id, parents)
+        return not all(s == StepState.FAILED for s in states)
+
+    async def _states(self, run_id: str, steps: tuple[str, ...] | list[str]) -> list[StepState | None]:
+        found = await asyncio.gather(*(self.store.step(run_id, s) for s in steps))
+        return [f.record.state if f else None for f in found]
+
+    async def _sink_done(self, meta: RunRecord, defn: WorkflowDef, sink: str) -> None:
+        sinks = defn.sinks()
+        if len(sinks) > 1:
+            count = await self.store.t.increment(meta.run_id, "end", f"{meta.run_id}:end:{sink}")
+            if count < len(sinks):
+                return
+            if not all(s == StepState.SUCCEEDED for s in await self._states(meta.run_id, sinks)):
+                return
+        await self.finish(meta.run_id, "sinks_done")
+
+    async def trigger(self, meta: RunRecord, defn: WorkflowDef, step: str) -> None:
+        """Enqueue ``step`` once for this run, whoever else tries at the same moment."""
+        if meta.state != (RunState.COMPENSATING if _is_compensation(step) else RunState.RUNNING):
+            return  # the run ended (the fence would stop the step anyway)
+        # Marked but never started: the triggering worker may have died before
+        # publishing. Publishing again is safe: same job id, deduplicated.
+        if not await self.store.mark_triggered(meta.run_id, step) and await self.store.step(meta.run_id, step):
+            return  # enqueued and started: nothing to repair
+        fault("advance.after_trigger")
+        spec = _step_def(defn, step)
+        try:
+            args, kwargs = await self._inputs(meta, defn, spec)
+        except TemplateError as exc:
+            await self.failed(meta.run_id, step, 0, StepError("jetjobs.workflow.TemplateError", str(exc)))
+            return
+        headers = {H_RUN: meta.run_id, H_STEP: step, H_WORKFLOW: f"{meta.name}/{meta.version}"}
+        retry = spec.retry
+        options = EnqueueOptions(
+            job_id=step_job_id(meta.run_id, step),
+            queue=spec.queue,
+            priority=spec.priority,
+            timeout_s=spec.timeout_s,
+            max_retries=retry.max_attempts - 1 if retry is not None else None,
+            headers={**headers, **_retry_header(spec)},
+        )
+        await self._enqueue(JobRequest(spec.task, tuple(args), kwargs, options))
+        await self.events.emit(meta.run_id, "step_queued", step=step)
+
+    async def _inputs(self, meta: RunRecord, defn: WorkflowDef, spec: StepDef) -> tuple[list[Any], dict[str, Any]]:
+        raw_args, raw_input = thaw(spec.args), thaw(spec.input)
+        refs = {r[1] for r in template_refs([raw_args, raw_input]) if r[0] == "tasks" and len(r) > 1}
+        tasks: dict[str, Any] = {}
+        for name in sorted(refs):
+            at = await self.store.step(meta.run_id, name)
+            record = at.record if at else None
+            tasks[name] = {
+                "output": await self.output_of(record) if record else None,
+                "state": record.state.value if record else None,
+                "error": {"type": record.error.type, "message": record.error.message}
+                if record and record.error
+                else None,
+            }
+        scope = {"input": meta.input, "context": meta.context, "tasks": tasks}
+        args = render(list(raw_args), scope, step=spec.name, path="args")
+        kwargs = render(dict(raw_input), scope, step=spec.name, path="input")
+        return list(args), dict(kwargs)
+
+    async def output_of(self, record: StepRecord) -> Any:
+        if record.output_ref is None:
+            return record.output
+        return json.loads(await self.store.t.get_object(record.output_ref["object"]))
+
+    # -- run outcome ----------------------------------------------------------------------
+
+    async def finish(
+        self, run_id: str, event: str, *, step: str | None = None, error: StepError | None = None
+    ) -> RunRecord | None:
+        """Apply a run event with compare-and-set; the one writer that wins carries out its effects."""
+        for _ in range(50):
+            at = await self.store.meta(run_id)
+            if at is None:
+                return None
+            defn = await self.store.definition(at.record.name, at.record.version)
+            order = await self._compensation_order(at.record, defn) if event in ("step_failed", "timeout") else ()
+            new_state = run_transition(at.record.state, event, compensable=bool(order))  # type: ignore[arg-type]
+            if new_state is None:
+                return None
+            record = _outcome_record(at.record, new_state, event, step, error, order)
+            if await self.store.update_meta(at, record):
+                await self._after_transition(at, record, defn)
+                return record
+        raise RuntimeError(f"run {run_id}: too many concurrent state changes")
+
+    async def _after_transition(self, before: MetaAt, record: RunRecord, defn: WorkflowDef) -> None:
+        run_id = record.run_id
+        if record.state == RunState.COMPENSATING:
+            await self.events.emit(
+                run_id, "compensating", message=f"compensating {', '.join(record.compensation)} ({record.cause})"
+            )
+            fault("compensate.after_state")
+            await self.store.t.broadcast_cancel(run_id)
+            await self.trigger(record, defn, _compensation_step(record.compensation[0]))
+            return
+        if record.state in (RunState.CANCELLED, RunState.TIMED_OUT):
+            await self.store.t.broadcast_cancel(run_id)
+        if record.state.terminal:
+            await self._cleanup(record)
+            message = f"{record.failed_step}: {record.error.type}: {record.error.message}" if record.error else ""
+            await self.events.emit(run_id, f"run_{record.state.value}", message=message)
+
+    async def _cleanup(self, record: RunRecord) -> None:
+        if record.timeout_job is not None:
+            try:
+                await self._cancel_delayed(*record.timeout_job)
+            except Exception as exc:  # the timeout then fires on an ended run and does nothing
+                log.debug("cancelling the timeout of run %s failed: %s", record.run_id, exc)
+        try:
+            await self.store.t.purge_counters(record.run_id)
+        except Exception as exc:  # counters expire with the stream's max_age
+            log.debug("purging counters of run %s failed: %s", record.run_id, exc)
+
+    async def _compensation_order(self, meta: RunRecord, defn: WorkflowDef) -> tuple[str, ...]:
+        """Completed steps that declare a compensation, most recently completed first."""
+        if meta.state != RunState.RUNNING or not defn.compensate:
+            return ()
+        names = sorted(defn.compensate)
+        found = await asyncio.gather(*(self.store.step(meta.run_id, n) for n in names))
+        done = [
+            (at.record.finished_at or "", name)
+            for name, at in zip(names, found, strict=True)
+            if at is not None and at.record.state == StepState.SUCCEEDED
+        ]
+        return tuple(name for _, name in sorted(done, reverse=True))
+
+    async def _next_compensation(self, meta: RunRecord, defn: WorkflowDef, step: str) -> None:
+        current = await self.store.meta(meta.run_id)
+        if current is None or current.record.state != RunState.COMPENSATING:
+            return
+        order = current.record.compensation
+        done = step.removeprefix(_COMP_PREFIX)
+        index = order.index(done) if done in order else len(order) - 1
+        if index + 1 < len(order):
+            await self.trigger(current.record, defn, _compensation_step(order[index + 1]))
+        else:
+            await self.finish(meta.run_id, "compensation_done")
+
+
+_COMP_PREFIX = "compensate-"
+
+
+def _is_compensation(step: str) -> bool:
+    return step.startswith(_COMP_PREFIX)
+
+
+def _compensation_step(step: str) -> str:
+    return f"{_COMP_PREFIX}{step}"
+
+
+def _step_def(defn: WorkflowDef, step: str) -> StepDef:
+    if _is_compensation(step):
+        target = step.removeprefix(_COMP_PREFIX)
+        if target in defn.compensate:
+            return defn.compensate[target]
+    return defn.step(step)
+
+
+def _failed_by(current: StepRecord | None, seq: int) -> bool:
+    return (
+        current is not None and current.seq == seq and current.state == StepState.FAILED and current.error is not None
+    )
+
+
+def _cancelled(current: StepRecord | None) -> StepRecord | None:
+    if current is not None and current.state.terminal:
+        return None
+    base = current or StepRecord(StepState.QUEUED, "", "")
+    return base.evolve(state=StepState.CANCELLED, finished_at=now_iso())
+
+
+def _outcome_record(
+    before: RunRecord,
+    state: RunState,
+    event: str,
+    step: str | None,
+    error: StepError | None,
+    order: tuple[str, ...],
+) -> RunRecord:
+    changes: dict[str, Any] = {"state": state}
+    if state.terminal:
+        changes["finished_at"] = now_iso()
+    if event in ("step_failed", "timeout"):
+        changes["cause"] = "timed_out" if event == "timeout" else "failed"
+        changes["compensation"] = order
+    if step is not None and before.failed_step is None and event in ("step_failed", "compensation_failed"):
+        changes["failed_step"] = step
+        changes["error"] = error
+    return before.evolve(**changes)
+
+
+def _retry_header(spec: StepDef) -> Mapping[str, str]:
+    """A step's own retry policy travels with its job (the worker need not know the workflow)."""
+    from .._wire import H_RETRY_POLICY
+
+    retry = spec.retry
+    if retry is None and not spec.retry_on:
+        return {}
+    policy: dict[str, Any] = {"retry_on": list(spec.retry_on)}
+    if retry is not None:
+        policy |= {
+            "max_attempts": retry.max_attempts,
+            "backoff": retry.backoff,
+            "initial_s": retry.initial_s,
+            "step_s": retry.step_s,
+            "max_s": retry.max_s,
+            "multiplier": retry.multiplier,
+            "jitter": retry.jitter,
+        }
+    return {H_RETRY_POLICY: json.dumps(policy, separators=(",", ":"))}
