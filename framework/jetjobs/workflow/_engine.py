@@ -345,6 +345,9 @@ class Engine:
             order = await self._compensation_order(at.record, defn) if event in ("step_failed", "timeout") else ()
             new_state = run_transition(at.record.state, event, compensable=bool(order))  # type: ignore[arg-type]
             if new_state is None:
+                if at.record.state == RunState.COMPENSATING and event == "step_failed" and at.record.compensation:
+                    # A replay after a crash between "compensating" and its first enqueue: repair it.
+                    await self.trigger(at.record, defn, _compensation_step(at.record.compensation[0]))
                 return None
             record = _outcome_record(at.record, new_state, event, step, error, order)
             if await self.store.update_meta(at, record):

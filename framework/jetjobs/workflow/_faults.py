@@ -1,6 +1,6 @@
 """Named fault-injection points of the workflow engine, for crash tests.
 
-Set ``JETJOBS_WORKFLOW_FAULT`` to one of ``POINTS`` and the process kills itself
+Set ``JJ_FAULT_POINT`` to one of ``POINTS`` and the process kills itself
 with SIGKILL the first time it reaches that point: no cleanup, no ack, exactly
 what a crashed worker leaves behind. Unset, a point costs one comparison.
 """
@@ -21,7 +21,7 @@ POINTS = (
     "compensate.after_state",  # the run is compensating, no compensation enqueued yet
 )
 
-_ARMED = os.environ.get("JETJOBS_WORKFLOW_FAULT", "")
+_ARMED = os.environ.get("JJ_FAULT_POINT", "")
 
 
 def fault(point: str) -> None:
