@@ -44,22 +44,24 @@ async def test_wide_fan_in_with_one_failed_parent(app_factory: AppFactory, trigg
         fan_tasks(app, calls, failing=17)
         declare_fan(app, trigger)
 
-    async with running_worker(app_factory(build, name="w1", queues={"fan": {"concurrency": 64}})):
-        async with app_factory(build, name="w2") as producer:
-            run = await producer.execute_workflow(f"fan-{trigger}")
-            if trigger == "all_success":
-                with pytest.raises(WorkflowFailed) as failed:
-                    await run.result(timeout_s=60)
-                assert failed.value.step == "p17"
-                assert failed.value.state == "failed"
-                await asyncio.sleep(0.5)  # parents still finishing must not trigger the callback
-                assert calls["total"] == 0
-            else:
-                assert await run.result(timeout_s=60) == "joined"
-                assert calls["total"] == 1
-                status = await run.status()
-                assert status.steps["p17"].state == "failed"
-                assert status.steps["total"].state == "succeeded"
+    async with (
+        running_worker(app_factory(build, name="w1", queues={"fan": {"concurrency": 64}})),
+        app_factory(build, name="w2") as producer,
+    ):
+        run = await producer.execute_workflow(f"fan-{trigger}")
+        if trigger == "all_success":
+            with pytest.raises(WorkflowFailed) as failed:
+                await run.result(timeout_s=60)
+            assert failed.value.step == "p17"
+            assert failed.value.state == "failed"
+            await asyncio.sleep(0.5)  # parents still finishing must not trigger the callback
+            assert calls["total"] == 0
+        else:
+            assert await run.result(timeout_s=60) == "joined"
+            assert calls["total"] == 1
+            status = await run.status()
+            assert status.steps["p17"].state == "failed"
+            assert status.steps["total"].state == "succeeded"
 
 
 async def test_wide_fan_in_fires_the_callback_exactly_once(app_factory: AppFactory) -> None:
@@ -70,10 +72,14 @@ async def test_wide_fan_in_fires_the_callback_exactly_once(app_factory: AppFacto
         declare_fan(app, "all_success")
 
     workers = [app_factory(build, name=f"w{i}", queues={"fan": {"concurrency": 32}}) for i in range(3)]
-    async with running_worker(workers[0]), running_worker(workers[1]), running_worker(workers[2]):
-        async with app_factory(build, name="shop") as producer:
-            run = await producer.execute_workflow("fan-all_success")
-            assert await run.result(timeout_s=60) == "joined"
+    async with (
+        running_worker(workers[0]),
+        running_worker(workers[1]),
+        running_worker(workers[2]),
+        app_factory(build, name="shop") as producer,
+    ):
+        run = await producer.execute_workflow("fan-all_success")
+        assert await run.result(timeout_s=60) == "joined"
     assert calls["total"] == 1
     assert all(calls[f"part:{i}"] == 1 for i in range(WIDTH))
 
@@ -129,9 +135,7 @@ async def test_timeout_while_compensating_lets_compensation_finish(app_factory: 
 
     def build(app: App) -> None:
         slow_tasks(app, calls, gate)
-        wf = app.workflow(
-            "saga", version="1", timeout_s=1.0, compensate={"a": Step("undo", input={"name": "a"})}
-        )
+        wf = app.workflow("saga", version="1", timeout_s=1.0, compensate={"a": Step("undo", input={"name": "a"})})
         wf.step("a", "quick", input={"name": "a"})
         wf.step("b", "explode", depends_on=["a"])
 
@@ -158,24 +162,26 @@ async def test_cancel_during_a_fan_out(app_factory: AppFactory) -> None:
             wf.step(f"w{i}", "wait_forever", depends_on=["root"], input={"name": f"w{i}"})
         wf.step("end", "quick", depends_on=[f"w{i}" for i in range(20)], input={"name": "end"})
 
-    async with running_worker(app_factory(build, name="w", queues={"slow": {"concurrency": 5}})):
-        async with app_factory(build, name="p") as producer:
-            run = await producer.execute_workflow("fanout")
-            await eventually(lambda: sum(calls[f"w{i}"] for i in range(20)) >= 5)
-            assert await run.cancel() is True
-            assert await run.cancel() is False  # idempotent: already ended
-            with pytest.raises(WorkflowFailed) as failed:
-                await run.result(timeout_s=10)
-            assert failed.value.state == "cancelled"
+    async with (
+        running_worker(app_factory(build, name="w", queues={"slow": {"concurrency": 5}})),
+        app_factory(build, name="p") as producer,
+    ):
+        run = await producer.execute_workflow("fanout")
+        await eventually(lambda: sum(calls[f"w{i}"] for i in range(20)) >= 5)
+        assert await run.cancel() is True
+        assert await run.cancel() is False  # idempotent: already ended
+        with pytest.raises(WorkflowFailed) as failed:
+            await run.result(timeout_s=10)
+        assert failed.value.state == "cancelled"
 
-            async def all_cancelled() -> bool:
-                status = await run.status()
-                return all(status.steps[f"w{i}"].state in ("cancelled", "queued") for i in range(20))
+        async def all_cancelled() -> bool:
+            status = await run.status()
+            return all(status.steps[f"w{i}"].state in ("cancelled", "queued") for i in range(20))
 
-            await eventually(all_cancelled, timeout_s=15)
-            gate.set()
-            assert calls["end"] == 0
-            assert sum(calls[f"w{i}"] for i in range(20)) < 20  # queued members never ran
+        await eventually(all_cancelled, timeout_s=15)
+        gate.set()
+        assert calls["end"] == 0
+        assert sum(calls[f"w{i}"] for i in range(20)) < 20  # queued members never ran
 
 
 async def test_running_v1_runs_finish_as_v1_when_v2_is_registered(app_factory: AppFactory) -> None:
@@ -194,16 +200,19 @@ async def test_running_v1_runs_finish_as_v1_when_v2_is_registered(app_factory: A
         wf.step("a", "quick", input={"name": "v2-a"})
         wf.step("z", "quick", depends_on=["a"], input={"name": "v2-z"})
 
-    async with running_worker(app_factory(v1, name="w1")):
-        async with app_factory(v1, name="p1") as old, app_factory(v2, name="p2") as new:
-            first = await old.execute_workflow("versioned")
-            await eventually(lambda: calls["v1-a"] == 1)
-            second = await new.execute_workflow("versioned")  # registers v2 and starts it
-            assert await second.result(timeout_s=10) == "v2-z"
-            gate.set()
-            assert await first.result(timeout_s=10) == "v1-b"
-            assert (await first.status()).version == "1"
-            assert calls["v2-a"] == 1
+    async with (
+        running_worker(app_factory(v1, name="w1")),
+        app_factory(v1, name="p1") as old,
+        app_factory(v2, name="p2") as new,
+    ):
+        first = await old.execute_workflow("versioned")
+        await eventually(lambda: calls["v1-a"] == 1)
+        second = await new.execute_workflow("versioned")  # registers v2 and starts it
+        assert await second.result(timeout_s=10) == "v2-z"
+        gate.set()
+        assert await first.result(timeout_s=10) == "v1-b"
+        assert (await first.status()).version == "1"
+        assert calls["v2-a"] == 1
 
 
 async def test_output_over_the_cap_fails_the_step_for_good(app_factory: AppFactory) -> None:
@@ -219,17 +228,19 @@ async def test_output_over_the_cap_fails_the_step_for_good(app_factory: AppFacto
         wf.step("make", "produce", input={"size": "{{input.size}}"})
 
     settings = {"workflow_inline_output_bytes": 1000, "workflow_max_output_bytes": 300_000}
-    async with running_worker(app_factory(build, name="w", **settings)):
-        async with app_factory(build, name="p", **settings) as producer:
-            large = await producer.execute_workflow("sizes", input={"size": 200_000})
-            assert await large.result(timeout_s=20) == "x" * 200_000  # via the object store
-            assert (await large.status()).steps["make"].output_ref is not None
-            huge = await producer.execute_workflow("sizes", input={"size": 400_000})
-            with pytest.raises(WorkflowFailed) as failed:
-                await huge.result(timeout_s=20)
-            assert failed.value.error_type.endswith("OutputTooLarge")
-            assert "300000" in failed.value.message
-            assert calls["produce"] == 2  # no retry loop
+    async with (
+        running_worker(app_factory(build, name="w", **settings)),
+        app_factory(build, name="p", **settings) as producer,
+    ):
+        large = await producer.execute_workflow("sizes", input={"size": 200_000})
+        assert await large.result(timeout_s=20) == "x" * 200_000  # via the object store
+        assert (await large.status()).steps["make"].output_ref is not None
+        huge = await producer.execute_workflow("sizes", input={"size": 400_000})
+        with pytest.raises(WorkflowFailed) as failed:
+            await huge.result(timeout_s=20)
+        assert failed.value.error_type.endswith("OutputTooLarge")
+        assert "300000" in failed.value.message
+        assert calls["produce"] == 2  # no retry loop
 
 
 async def test_deep_error_reaches_the_caller_with_the_step_name(app_factory: AppFactory) -> None:
