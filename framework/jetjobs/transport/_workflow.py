@@ -118,8 +118,12 @@ class WorkflowTransport:
             )
 
     async def event(self, run_id: str, data: bytes, msg_id: str) -> None:
-        """Append one record to the run's log (acknowledged by the stream, deduplicated by ``msg_id``)."""
-        await self._conn.js.publish(self._conn.names.workflow_events(run_id), data, headers={_MSG_ID: msg_id})
+        """Append one record to the run's log, deduplicated by ``msg_id``.
+
+        Not acknowledged: the log is informative (the run's state is in the bucket), and
+        waiting for the stream would add a round trip to every step.
+        """
+        await self._conn.nc.publish(self._conn.names.workflow_events(run_id), data, headers={_MSG_ID: msg_id})
 
     async def events(self, run_id: str, *, follow: bool = False) -> AsyncGenerator[bytes, None]:
         """The run's log from the start; with ``follow``, then every new record until cancelled."""

@@ -198,8 +198,8 @@ class Workflows:
                 )
             )
         defn = await engine.store.definition(record.name, record.version)
-        for root in defn.roots():  # idempotent: a retried start repairs a start that crashed
-            await engine.trigger(record, defn, root)
+        # Idempotent: a retried start repairs a start that crashed half-way.
+        await engine.trigger_all(record, defn, defn.roots())
         return WorkflowRun(engine, run_id, definition.name)
 
     async def _definition(self, engine: Engine, name: str, version: str | None) -> WorkflowDef:

@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 from .._task import EnqueueOptions, JobRequest
@@ -33,7 +33,7 @@ from ._frozen import thaw
 from ._log import EventLog
 from ._model import StepDef, WorkflowDef
 from ._state import RunRecord, RunState, StepError, StepRecord, StepState, gate, run_transition
-from ._store import MetaAt, RunStore
+from ._store import MetaAt, RunStore, StepAt
 from ._template import render, template_refs
 
 log = logging.getLogger("jetjobs.workflow")
@@ -67,6 +67,9 @@ class Engine:
         self._cancel_delayed = cancel_delayed
         self._inline = inline_output_bytes
         self._max_output = max_output_bytes
+        # What this process fenced, for the completion's compare-and-set (and the run record
+        # read at the fence: whether the run still runs is decided by the fence and the CAS).
+        self._fenced: dict[tuple[str, str], tuple[StepAt, RunRecord]] = {}
 
     # -- the start fence ------------------------------------------------------------
 
@@ -76,14 +79,14 @@ class Engine:
         A StepError: this very message failed the step, but its worker died before it
         stored the dead letter; the failure is replayed and the error handed back.
         """
-        meta = await self.store.meta(run_id)
+        meta, first = await asyncio.gather(self.store.meta(run_id), self.store.step(run_id, step))
         if meta is None:
             log.warning("step %s of unknown or expired run %s: not run", step, run_id)
             return False
         defn = await self.store.definition(meta.record.name, meta.record.version)
         compensation = _is_compensation(step)
-        for _ in range(10):
-            at = await self.store.step(run_id, step)
+        for attempt_no in range(10):
+            at = first if attempt_no == 0 else await self.store.step(run_id, step)
             current = at.record if at else None
             decision = gate(
                 meta.record.state,
@@ -118,7 +121,9 @@ class Engine:
                 started_at=now_iso(),
                 history=current.history if current else (),
             )
-            if await self.store.write_step(run_id, step, at, new):
+            revision = await self.store.write_step_revision(run_id, step, at, new)
+            if revision is not None:
+                self._fenced[(run_id, step)] = (StepAt(revision, new), meta.record)
                 fault("step.after_fence")
                 await self.events.emit(run_id, "step_started", step=step, attempt=attempt)
                 return True
@@ -150,17 +155,28 @@ class Engine:
             base = current or StepRecord(StepState.RUNNING, "", step_job_id(run_id, step))
             return base.evolve(state=StepState.SUCCEEDED, finished_at=now, output=output, output_ref=ref, error=None)
 
-        await self.store.mutate_step(run_id, step, done)
+        fenced = self._fenced.pop((run_id, step), None)
+        written = False
+        if fenced is not None:  # one compare-and-set at the revision this worker fenced
+            new = done(fenced[0].record)
+            written = new is not None and await self.store.write_step(run_id, step, fenced[0], new)
+        if not written:
+            await self.store.mutate_step(run_id, step, done)
         fault("advance.after_output")
         await self.events.emit(run_id, "step_succeeded", step=step)
-        meta = await self.store.meta(run_id)
-        if meta is not None:
-            defn = await self.store.definition(meta.record.name, meta.record.version)
-            await self._propagate(meta.record, defn, step, succeeded=True)
+        meta_record = fenced[1] if fenced is not None else None
+        if meta_record is None:
+            meta = await self.store.meta(run_id)
+            meta_record = meta.record if meta is not None else None
+        if meta_record is not None:
+            defn = await self.store.definition(meta_record.name, meta_record.version)
+            await self._propagate(meta_record, defn, step, succeeded=True)
         fault("advance.before_ack")
         return None
 
     async def retrying(self, run_id: str, step: str, attempt: int, error: StepError, delay_s: float) -> None:
+        self._fenced.pop((run_id, step), None)
+
         def retry(current: StepRecord | None) -> StepRecord | None:
             if current is None or current.state.terminal:
                 return None
@@ -178,6 +194,7 @@ class Engine:
 
     async def failed(self, run_id: str, step: str, attempt: int, error: StepError) -> None:
         """A step failed for good: store it, then fail the run (or hand the failure to its children)."""
+        self._fenced.pop((run_id, step), None)
         now = now_iso()
 
         def fail(current: StepRecord | None) -> StepRecord | None:
@@ -205,6 +222,7 @@ class Engine:
 
     async def cancelled(self, run_id: str, step: str) -> None:
         """A running step was stopped because its run was cancelled or timed out."""
+        self._fenced.pop((run_id, step), None)
         await self.store.mutate_step(run_id, step, _cancelled)
         await self.events.emit(run_id, "step_cancelled", step=step, message="its run ended while it ran")
 
@@ -220,7 +238,7 @@ class Engine:
             return
         children = defn.children(step)
         if succeeded:
-            await asyncio.gather(*(self._parent_done(meta, defn, c, step, ok=True) for c in children))
+            await _bounded(self._parent_done(meta, defn, c, step, ok=True) for c in children)
             if not children:
                 await self._sink_done(meta, defn, step)
             return
@@ -278,6 +296,9 @@ class Engine:
             if not all(s == StepState.SUCCEEDED for s in await self._states(meta.run_id, sinks)):
                 return
         await self.finish(meta.run_id, "sinks_done")
+
+    async def trigger_all(self, meta: RunRecord, defn: WorkflowDef, steps: Iterable[str]) -> None:
+        await _bounded(self.trigger(meta, defn, s) for s in steps)
 
     async def trigger(self, meta: RunRecord, defn: WorkflowDef, step: str) -> None:
         """Enqueue ``step`` once for this run, whoever else tries at the same moment."""
@@ -410,6 +431,21 @@ class Engine:
 
 
 _COMP_PREFIX = "compensate-"
+_PARALLEL = 256
+
+
+async def _bounded(calls: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run ``calls`` concurrently, at most _PARALLEL at a time; the first error is raised after all end."""
+    gate = asyncio.Semaphore(_PARALLEL)
+
+    async def one(call: Coroutine[Any, Any, None]) -> None:
+        async with gate:
+            await call
+
+    results = await asyncio.gather(*(one(c) for c in calls), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _is_compensation(step: str) -> bool:

@@ -108,6 +108,13 @@ class RunStore:
             return await self.t.runs.create(key, record.encode()) is not None
         return await self.t.runs.update(key, record.encode(), at.revision) is not None
 
+    async def write_step_revision(self, run_id: str, step: str, at: StepAt | None, record: StepRecord) -> int | None:
+        """As ``write_step``, returning the new revision (None on a conflict)."""
+        key = f"{run_id}.st.{step}"
+        if at is None:
+            return await self.t.runs.create(key, record.encode())
+        return await self.t.runs.update(key, record.encode(), at.revision)
+
     async def mutate_step(
         self, run_id: str, step: str, change: Callable[[StepRecord | None], StepRecord | None]
     ) -> StepRecord | None:
