@@ -85,7 +85,9 @@ class _Reader:
             root = self.loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
-            raise WorkflowDefinitionError(f"invalid YAML: {exc.problem}", source=f"{self.origin}{line}") from None
+            context = f"{exc.context} at line {exc.context_mark.line + 1}: " if exc.context and exc.context_mark else ""
+            reason = f"invalid YAML: {context}{exc.problem}"
+            raise WorkflowDefinitionError(reason, source=f"{self.origin}{line}") from None
         except yaml.YAMLError as exc:
             raise WorkflowDefinitionError(f"invalid YAML: {exc}", source=self.origin) from None
         finally:
@@ -158,9 +160,10 @@ class _Reader:
         if isinstance(node, yaml.SequenceNode):
             return [self.json(v, step, f"{path}[{i}]") for i, v in enumerate(node.value)]
         value = self.scalar(node)
-        problem = json_problem(value)
-        if problem:
-            raise self.fail(node, f"{problem}; quote it to make it a string", step=step, field=path)
+        if json_problem(value):
+            kind = type(value).__name__
+            reason = f"{node.value} is a {kind}, not a JSON value; quote it to make it a string"
+            raise self.fail(node, reason, step=step, field=path)
         return value
 
     # -- the schema ----------------------------------------------------------
@@ -213,11 +216,12 @@ class _Reader:
         self.where["step"] = self.peek_name(node)
         keys = self.mapping(node, _TASK_KEYS, required=("name", "task"), what=" for a step")
         name = self.string(keys["name"][1], "name")
-        extra = {"depends_on": (), "trigger": "all_success"}
-        if "depends_on" in keys:
-            extra["depends_on"] = self.names(keys["depends_on"][1], "depends_on")
-        if "trigger" in keys:
-            extra["trigger"] = self.string(keys["trigger"][1], "trigger")
+        extra: dict[str, Any] = {"depends_on": (), "trigger": "all_success"}
+        for key, read in (("depends_on", self.names), ("trigger", self.string)):
+            if key in keys:
+                self.where["field"] = key
+                extra[key] = read(keys[key][1], key)
+        self.where["field"] = None
         step = self.step(name, node, keys, extra)
         if "compensate" in keys:
             knode, cnode = keys["compensate"]
