@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import jetjobs.workflow
 from jetjobs.workflow import (
     StepDef,
     StepRetry,
@@ -251,3 +253,30 @@ def test_json_round_trip_is_exact(defn: WorkflowDef) -> None:
     assert again.def_hash == defn.def_hash
     assert again.to_json() == defn.to_json()
     assert set(again.topo_order()) == {s.name for s in defn.steps}
+
+
+def test_public_names_match_all() -> None:
+    public = {n for n, v in vars(jetjobs.workflow).items() if not n.startswith("_") and not inspect.ismodule(v)}
+    assert public - {"annotations"} == set(jetjobs.workflow.__all__)
+
+
+def test_long_chains_need_no_deep_recursion() -> None:
+    wf = Workflow("chain", version="1").step("s0", "t")
+    for i in range(1, 3000):
+        wf.step(f"s{i}", "t", depends_on=[f"s{i - 1}"], input={"x": f"{{{{tasks.s{i - 1}.output}}}}"})
+    d = wf.build()
+    assert d.topo_order()[-1] == "s2999"
+    assert len(d.layers()) == 3000
+    assert len(d.ancestors("s2999")) == 2999
+
+
+def test_a_long_cycle_is_shown_shortened() -> None:
+    wf = Workflow("cyc", version="1")
+    for i in range(100):
+        wf.step(f"s{i}", "t", depends_on=[f"s{(i - 1) % 100}"])
+    with pytest.raises(WorkflowDefinitionError) as info:
+        wf.build()
+    assert str(info.value) == (
+        "workflow 'cyc' v1, step 's0', depends_on: cycle s0 -> s1 -> s2 -> s3 -> s4 -> ... -> s96 -> s97 -> s98 "
+        "-> s99 -> s0 (100 steps)"
+    )
