@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import inspect
 import json
 from typing import Any
@@ -280,3 +282,10 @@ def test_a_long_cycle_is_shown_shortened() -> None:
         "workflow 'cyc' v1, step 's0', depends_on: cycle s0 -> s1 -> s2 -> s3 -> s4 -> ... -> s96 -> s97 -> s98 "
         "-> s99 -> s0 (100 steps)"
     )
+
+
+@pytest.mark.parametrize("module", ["_template", "_names", "_duration", "_frozen", "_retry"])
+def test_docstring_examples_hold(module: str) -> None:
+    result = doctest.testmod(importlib.import_module(f"jetjobs.workflow.{module}"))
+    assert result.attempted > 0
+    assert result.failed == 0
