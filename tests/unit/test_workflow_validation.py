@@ -78,7 +78,7 @@ P = "workflow 'order-processing' v1.0"
         ("s", "t", {"depends_on": "a"}, "step 's', depends_on: depends_on must be a list of names, not 'a'"),
         ("s", "t", {"depends_on": ["a", "a"]}, "step 's', depends_on: lists a step twice: a, a"),
         ("s", "t", {"depends_on": ["s"]}, "step 's', depends_on: a step cannot depend on itself"),
-        ("s", "t", {"depends_on": ["b c"]}, "step 's', name: invalid step name 'b c'"),
+        ("s", "t", {"depends_on": ["b c"]}, "step 's', depends_on: invalid step name 'b c'"),
         ("s", "t", {"retry_on": "TransientError"}, "step 's', retry_on: retry_on must be a list of names"),
         ("s", "t", {"retry_on": ["not a type"]}, "step 's', retry_on: 'not a type' is not an error type name"),
         (

@@ -78,13 +78,13 @@ class StepDef:
         name = self.name[len(COMPENSATE_PREFIX) :] if str(self.name).startswith(COMPENSATE_PREFIX) else self.name
         check_step_name(name)
         check_task_name(self.task)
-        try:
-            if self.queue is not None:
-                check_queue_name(self.queue)
-            if self.priority is not None:
-                check_priority(self.priority)
-        except ConfigError as exc:
-            raise WorkflowDefinitionError(str(exc), field="queue" if "queue" in str(exc) else "priority") from None
+        for key, check in (("queue", check_queue_name), ("priority", check_priority)):
+            value = getattr(self, key)
+            try:
+                if value is not None:
+                    check(value)
+            except ConfigError as exc:
+                raise WorkflowDefinitionError(str(exc), field=key) from None
         if self.retry is not None and not isinstance(self.retry, StepRetry):
             raise WorkflowDefinitionError(f"retry must be a StepRetry, not {self.retry!r}", field="retry")
         if self.trigger not in TRIGGER_RULES:
@@ -99,7 +99,7 @@ class StepDef:
     def _checked_deps(self) -> tuple[str, ...]:
         deps = _names_tuple(self.depends_on, "depends_on")
         for dep in deps:
-            check_step_name(dep)
+            check_step_name(dep, field="depends_on")
         if len(set(deps)) != len(deps):
             raise WorkflowDefinitionError(f"lists a step twice: {', '.join(deps)}", field="depends_on")
         if self.name in deps:

@@ -23,9 +23,9 @@ _ESCAPES = {"_": "_5F", ".": "_2E"}
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()}
 
 
-def check_step_name(name: object) -> str:
+def check_step_name(name: object, field: str = "name") -> str:
     if not isinstance(name, str) or not STEP_NAME_RE.fullmatch(name):
-        raise WorkflowDefinitionError(f"invalid step name {name!r}: use 1-64 letters, digits, '_' or '-'", field="name")
+        raise WorkflowDefinitionError(f"invalid step name {name!r}: use 1-64 letters, digits, '_' or '-'", field=field)
     return name
 
 
