@@ -168,6 +168,11 @@ def test_unknown_keys_name_the_key_the_closest_valid_one_and_the_line(old: str, 
         ),
         (
             'version: "1.0"',
+            "version: yes",
+            "<string>:3: workflow 'order-processing': version must be a string: quote it (version: \"yes\")",
+        ),
+        (
+            'version: "1.0"',
             "version: 1.10",
             "<string>:3: workflow 'order-processing': version must be a string: quote it (version: \"1.10\")",
         ),

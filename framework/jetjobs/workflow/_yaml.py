@@ -174,9 +174,9 @@ class _Reader:
         keys = self.mapping(node, _WORKFLOW_KEYS, required=("version", "tasks"))
         version_node = keys["version"][1]
         version = self.scalar(version_node)
-        if isinstance(version, float):
+        if not isinstance(version, str | int) or isinstance(version, bool):
             raise self.fail(version_node, f'version must be a string: quote it (version: "{version_node.value}")')
-        self.where["version"] = version = str(version) if isinstance(version, int) else version
+        self.where["version"] = version = str(version)
         fields: dict[str, Any] = {"name": name, "version": version, "compensate": {}}
         for key, (knode, vnode) in keys.items():
             self.marks[(None, _FIELD_NAMES.get(key, key))] = knode
