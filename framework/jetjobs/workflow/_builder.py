@@ -19,8 +19,8 @@ from typing import Any
 from .._names import Priority
 from .._task import Task
 from ._errors import WorkflowDefinitionError
-from ._model import OnFailure, StepDef, TriggerRule, WorkflowDef, _seconds
-from ._names import check_step_name, check_version, check_workflow_name, compensation_name
+from ._model import OnFailure, StepDef, TriggerRule, WorkflowDef
+from ._names import check_seconds, check_step_name, check_version, check_workflow_name, compensation_name
 from ._retry import StepRetry
 
 __all__ = ["Step", "Workflow"]
@@ -101,8 +101,8 @@ class Workflow:
         try:
             check_workflow_name(name)
             check_version(version)
-            self._timeout_s = _seconds(timeout_s, "timeout_s")
-            self._retention_s = _seconds(retention_s, "retention_s")
+            self._timeout_s = check_seconds(timeout_s, "timeout_s")
+            self._retention_s = check_seconds(retention_s, "retention_s")
         except WorkflowDefinitionError as exc:
             raise exc.located(workflow=str(name), version=str(version)) from None
         self.name = name

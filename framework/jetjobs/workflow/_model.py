@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,8 +20,15 @@ from ..errors import ConfigError
 from ._errors import TemplateError, WorkflowDefinitionError
 from ._frozen import FrozenMap, freeze, json_problem, thaw
 from ._graph import Graph, validate
-from ._names import COMPENSATE_PREFIX, RETRY_ON_RE, check_step_name, check_task_name, check_version
-from ._names import check_workflow_name as _check_workflow_name
+from ._names import (
+    COMPENSATE_PREFIX,
+    RETRY_ON_RE,
+    check_seconds,
+    check_step_name,
+    check_task_name,
+    check_version,
+    check_workflow_name,
+)
 from ._retry import StepRetry
 from ._template import iter_refs
 
@@ -33,14 +39,6 @@ TRIGGER_RULES: tuple[str, ...] = get_args(TriggerRule)
 OnFailure = Literal["compensate", "fail"]
 ON_FAILURE: tuple[str, ...] = get_args(OnFailure)
 FORMAT = 1  # version of the JSON layout, stored with every definition
-
-
-def _seconds(value: object, key: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise WorkflowDefinitionError(f"{key} must be a number of seconds > 0, not {value!r}", field=key)
-    return float(value)
 
 
 def _names_tuple(value: object, key: str) -> tuple[str, ...]:
@@ -80,13 +78,13 @@ class StepDef:
         name = self.name[len(COMPENSATE_PREFIX) :] if str(self.name).startswith(COMPENSATE_PREFIX) else self.name
         check_step_name(name)
         check_task_name(self.task)
-        try:
-            if self.queue is not None:
-                check_queue_name(self.queue)
-            if self.priority is not None:
-                check_priority(self.priority)
-        except ConfigError as exc:
-            raise WorkflowDefinitionError(str(exc), field="queue" if "queue" in str(exc) else "priority") from None
+        for key, check in (("queue", check_queue_name), ("priority", check_priority)):
+            value = getattr(self, key)
+            try:
+                if value is not None:
+                    check(value)
+            except ConfigError as exc:
+                raise WorkflowDefinitionError(str(exc), field=key) from None
         if self.retry is not None and not isinstance(self.retry, StepRetry):
             raise WorkflowDefinitionError(f"retry must be a StepRetry, not {self.retry!r}", field="retry")
         if self.trigger not in TRIGGER_RULES:
@@ -95,13 +93,13 @@ class StepDef:
             )
         object.__setattr__(self, "depends_on", self._checked_deps())
         object.__setattr__(self, "retry_on", self._checked_retry_on())
-        object.__setattr__(self, "timeout_s", _seconds(self.timeout_s, "timeout_s"))
+        object.__setattr__(self, "timeout_s", check_seconds(self.timeout_s, "timeout_s"))
         self._check_values()
 
     def _checked_deps(self) -> tuple[str, ...]:
         deps = _names_tuple(self.depends_on, "depends_on")
         for dep in deps:
-            check_step_name(dep)
+            check_step_name(dep, field="depends_on")
         if len(set(deps)) != len(deps):
             raise WorkflowDefinitionError(f"lists a step twice: {', '.join(deps)}", field="depends_on")
         if self.name in deps:
@@ -191,7 +189,7 @@ class WorkflowDef:
             raise exc.located(workflow=str(self.name), version=str(self.version)) from None
 
     def _check(self) -> None:
-        _check_workflow_name(self.name)
+        check_workflow_name(self.name)
         check_version(self.version)
         if not isinstance(self.description, str):
             raise WorkflowDefinitionError("description must be a string", field="description")
@@ -201,8 +199,8 @@ class WorkflowDef:
             raise WorkflowDefinitionError("compensate must map step names to steps", field="compensate")
         object.__setattr__(self, "steps", tuple(self.steps))
         object.__setattr__(self, "compensate", FrozenMap(dict(self.compensate)))
-        object.__setattr__(self, "timeout_s", _seconds(self.timeout_s, "timeout_s"))
-        object.__setattr__(self, "retention_s", _seconds(self.retention_s, "retention_s"))
+        object.__setattr__(self, "timeout_s", check_seconds(self.timeout_s, "timeout_s"))
+        object.__setattr__(self, "retention_s", check_seconds(self.retention_s, "retention_s"))
         if self.on_failure is None:
             object.__setattr__(self, "on_failure", "compensate" if self.compensate else "fail")
         elif self.on_failure not in ON_FAILURE:

@@ -7,6 +7,7 @@ dots (``"1.0"``); :func:`version_token` turns it into a token.
 
 from __future__ import annotations
 
+import math
 import re
 
 from ._errors import WorkflowDefinitionError
@@ -22,11 +23,9 @@ _ESCAPES = {"_": "_5F", ".": "_2E"}
 _UNESCAPES = {v: k for k, v in _ESCAPES.items()}
 
 
-def check_step_name(name: object) -> str:
+def check_step_name(name: object, field: str = "name") -> str:
     if not isinstance(name, str) or not STEP_NAME_RE.fullmatch(name):
-        raise WorkflowDefinitionError(
-            f"invalid step name {name!r}: use 1-64 letters, digits, '_' or '-'", step=None, field="name"
-        )
+        raise WorkflowDefinitionError(f"invalid step name {name!r}: use 1-64 letters, digits, '_' or '-'", field=field)
     return name
 
 
@@ -90,3 +89,12 @@ def version_from_token(token: str) -> str:
 def compensation_name(step: str) -> str:
     """The name of the step that compensates ``step``."""
     return f"{COMPENSATE_PREFIX}{step}"
+
+
+def check_seconds(value: object, key: str) -> float | None:
+    """``value`` as float seconds (> 0), or None; ``key`` names the field in the error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise WorkflowDefinitionError(f"{key} must be a number of seconds > 0, not {value!r}", field=key)
+    return float(value)

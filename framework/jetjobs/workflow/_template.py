@@ -63,6 +63,8 @@ class _Parsed:
 
 def _parse_ref(text: str) -> Ref:
     expr = text[2:-2].strip()
+    if "{{" in expr:
+        raise TemplateError("'{{' is never closed with '}}'", template=text)
     if not expr:
         raise TemplateError(f"empty template: {_FORMS}", template=text)
     match = _EXPR.fullmatch(expr)

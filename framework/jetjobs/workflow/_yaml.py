@@ -85,7 +85,9 @@ class _Reader:
             root = self.loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             line = f":{exc.problem_mark.line + 1}" if exc.problem_mark else ""
-            raise WorkflowDefinitionError(f"invalid YAML: {exc.problem}", source=f"{self.origin}{line}") from None
+            context = f"{exc.context} at line {exc.context_mark.line + 1}: " if exc.context and exc.context_mark else ""
+            reason = f"invalid YAML: {context}{exc.problem}"
+            raise WorkflowDefinitionError(reason, source=f"{self.origin}{line}") from None
         except yaml.YAMLError as exc:
             raise WorkflowDefinitionError(f"invalid YAML: {exc}", source=self.origin) from None
         finally:
@@ -158,9 +160,10 @@ class _Reader:
         if isinstance(node, yaml.SequenceNode):
             return [self.json(v, step, f"{path}[{i}]") for i, v in enumerate(node.value)]
         value = self.scalar(node)
-        problem = json_problem(value)
-        if problem:
-            raise self.fail(node, f"{problem}; quote it to make it a string", step=step, field=path)
+        if json_problem(value):
+            kind = type(value).__name__
+            reason = f"{node.value} is a {kind}, not a JSON value; quote it to make it a string"
+            raise self.fail(node, reason, step=step, field=path)
         return value
 
     # -- the schema ----------------------------------------------------------
@@ -171,9 +174,9 @@ class _Reader:
         keys = self.mapping(node, _WORKFLOW_KEYS, required=("version", "tasks"))
         version_node = keys["version"][1]
         version = self.scalar(version_node)
-        if isinstance(version, float):
+        if not isinstance(version, str | int) or isinstance(version, bool):
             raise self.fail(version_node, f'version must be a string: quote it (version: "{version_node.value}")')
-        self.where["version"] = version = str(version) if isinstance(version, int) else version
+        self.where["version"] = version = str(version)
         fields: dict[str, Any] = {"name": name, "version": version, "compensate": {}}
         for key, (knode, vnode) in keys.items():
             self.marks[(None, _FIELD_NAMES.get(key, key))] = knode
@@ -213,11 +216,12 @@ class _Reader:
         self.where["step"] = self.peek_name(node)
         keys = self.mapping(node, _TASK_KEYS, required=("name", "task"), what=" for a step")
         name = self.string(keys["name"][1], "name")
-        extra = {"depends_on": (), "trigger": "all_success"}
-        if "depends_on" in keys:
-            extra["depends_on"] = self.names(keys["depends_on"][1], "depends_on")
-        if "trigger" in keys:
-            extra["trigger"] = self.string(keys["trigger"][1], "trigger")
+        extra: dict[str, Any] = {"depends_on": (), "trigger": "all_success"}
+        for key, read in (("depends_on", self.names), ("trigger", self.string)):
+            if key in keys:
+                self.where["field"] = key
+                extra[key] = read(keys[key][1], key)
+        self.where["field"] = None
         step = self.step(name, node, keys, extra)
         if "compensate" in keys:
             knode, cnode = keys["compensate"]
