@@ -20,6 +20,7 @@ from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
 from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
+from ._wire import parse_iso
 from .errors import (
     ConfigError,
     JetjobsError,
@@ -29,6 +30,7 @@ from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
 from .workflow._client import Workflows
 from .workflow._guard import WorkflowGuard
 from .workflow._runs import RunStatus
+from .workflow._state import RunRecord
 
 _SCHEDULE_FIELDS = ("tz", "jitter_s", "exclusive", "misfire", "misfire_grace_s", "max_retries", "priority", "start_at")
 
@@ -83,7 +85,12 @@ class App:
         self.dead_letters = DeadLetters(self)
         self.schedules = Schedules(self)
         self.workflows = Workflows(
-            connection=self._connected, enqueue=self.producer.send, settings=self.settings, task=self.tasks.get
+            connection=self._connected,
+            enqueue=self.producer.send,
+            settings=self.settings,
+            task=self.tasks.get,
+            start_span=telemetry.workflow_span,
+            on_run_end=_count_run,
         )
         telemetry.instrument(self)
 
@@ -441,3 +448,10 @@ class App:
     async def workflow_guard(self) -> WorkflowGuard:
         """The worker's hook into the workflow engine (publishes this app's definitions)."""
         return await self.workflows.guard()
+
+
+def _count_run(record: RunRecord) -> None:
+    ended = parse_iso(record.finished_at or record.updated_at)
+    telemetry.metrics.workflow_ended(
+        record.name, record.state.value, (ended - parse_iso(record.started_at)).total_seconds()
+    )

@@ -29,6 +29,10 @@ H_TIMEOUT = "Jetjobs-Timeout-S"
 H_MAX_RETRIES = "Jetjobs-Max-Retries"
 H_META_PREFIX = "Jetjobs-Meta-"
 H_REPLAY_OF = "Jetjobs-Replay-Of"
+# Workflow steps: the run and step a job belongs to, and its workflow (name/version).
+H_WORKFLOW_RUN = "Jetjobs-Workflow-Run"
+H_WORKFLOW_STEP = "Jetjobs-Workflow-Step"
+H_WORKFLOW = "Jetjobs-Workflow"
 # A job's own retry policy (workflow steps), JSON: see docs/wire-protocol.md.
 H_RETRY_POLICY = "Jetjobs-Retry-Policy"
 

@@ -16,7 +16,7 @@ from ._http import HealthServer
 from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
 from ._runtime import ServiceRuntime
 from ._setup import bridge_metrics, configure, instrument, shutdown
-from ._tracing import TracingHooks, TracingMiddleware, enabled
+from ._tracing import TracingHooks, TracingMiddleware, enabled, workflow_span
 from ._watchdog import LoopWatchdog
 
 __all__ = [
@@ -35,4 +35,5 @@ __all__ = [
     "instrument",
     "metrics",
     "shutdown",
+    "workflow_span",
 ]

@@ -15,6 +15,8 @@ Names (documented in docs/observability.md):
     jetjobs_queue_backlog{queue,priority}         consumer num_pending + num_ack_pending
     jetjobs_enqueued_total{task,queue}            jobs published by this process
     jetjobs_schedule_fires_total{schedule}        fires published by this scheduler
+    jetjobs_workflow_runs_total{workflow,state}   runs ended, by final state (counted where they end)
+    jetjobs_workflow_run_duration_seconds{workflow,state}  start -> end of runs
 """
 
 from __future__ import annotations
@@ -134,6 +136,11 @@ backlog = Gauge(
 enqueued = Counter("jetjobs_enqueued_total", "Jobs published by this process.", ("task", "queue"))
 schedule_fires = Counter("jetjobs_schedule_fires_total", "Schedule fires published by this process.", ("schedule",))
 
+workflow_runs = Counter("jetjobs_workflow_runs_total", "Workflow runs ended, by final state.", ("workflow", "state"))
+workflow_duration = Histogram(
+    "jetjobs_workflow_run_duration_seconds", "Time from a workflow run's start to its end.", ("workflow", "state")
+)
+
 ALL: tuple[Counter | Histogram | Gauge, ...] = (
     jobs,
     duration,
@@ -142,6 +149,8 @@ ALL: tuple[Counter | Histogram | Gauge, ...] = (
     backlog,
     enqueued,
     schedule_fires,
+    workflow_runs,
+    workflow_duration,
 )
 
 
@@ -151,3 +160,9 @@ def render() -> str:
     for metric in ALL:
         lines += metric.render()
     return "\n".join(lines) + "\n"
+
+
+def workflow_ended(workflow: str, state: str, duration_s: float) -> None:
+    """Count a run that ended here (called by the one process whose write ended it)."""
+    workflow_runs.inc((workflow, state))
+    workflow_duration.observe((workflow, state), max(duration_s, 0.0))

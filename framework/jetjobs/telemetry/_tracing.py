@@ -27,7 +27,7 @@ from .._hooks import Hooks
 from .._middleware import CallNext
 from .._outcome import ErrorInfo
 from .._producer import Outgoing
-from .._wire import H_REPLAY_OF
+from .._wire import H_REPLAY_OF, H_WORKFLOW_RUN
 
 _TRACER = "jetjobs"
 SYSTEM = "nats"
@@ -100,10 +100,28 @@ def _send_attributes(job: Outgoing) -> dict[str, str | int]:
 
 
 def _replay_parent(job: Outgoing) -> Context | None:
-    """A replayed dead letter continues the trace its message already carries."""
-    if H_REPLAY_OF not in job.headers:
+    """A replayed dead letter, and a workflow step, continue the trace its message already carries
+    (a step carries its run's trace: one trace per run, whichever process enqueues the step)."""
+    if H_REPLAY_OF not in job.headers and H_WORKFLOW_RUN not in job.headers:
         return None
     return propagate.extract(dict(job.headers))
+
+
+@contextlib.contextmanager
+def workflow_span(name: str, version: str, run_id: str) -> Iterator[dict[str, str]]:
+    """A short span for the start of a workflow run; yields its trace headers for the run record.
+
+    No span stays open across processes: every step's spans join this trace through
+    the headers stored with the run (empty when tracing is off).
+    """
+    if not enabled():
+        yield {}
+        return
+    attributes = {"jetjobs.workflow.name": name, "jetjobs.workflow.version": version, "jetjobs.workflow.run_id": run_id}
+    with _tracer().start_as_current_span(f"workflow.start {name}", kind=SpanKind.INTERNAL, attributes=attributes):
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        yield carrier
 
 
 trace_publish = _TracePublish()

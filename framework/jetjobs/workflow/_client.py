@@ -6,16 +6,18 @@ the settings and a task lookup — never the App itself.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from .._settings import Settings
 from .._task import EnqueueOptions, JobRequest, Task
-from .._wire import now_iso, to_iso
+from .._wire import now_iso, parse_iso, to_iso
 from ..errors import ConfigError, WorkflowNotFound
 from ..transport import Connection, WorkflowTransport, cancel_delayed
 from ._builder import Step, Workflow
@@ -33,6 +35,12 @@ from ._yaml import load_workflows_yaml
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 TaskLookup = Callable[[str], "Task[..., Any] | None"]
+StartSpan = Callable[[str, str, str], AbstractContextManager[dict[str, str]]]
+
+
+@contextlib.contextmanager
+def _no_span(name: str, version: str, run_id: str) -> Iterator[dict[str, str]]:
+    yield {}
 
 
 class Workflows:
@@ -45,7 +53,11 @@ class Workflows:
         enqueue: Enqueue,
         settings: Settings,
         task: TaskLookup,
+        start_span: StartSpan = _no_span,
+        on_run_end: Callable[[RunRecord], None] | None = None,
     ) -> None:
+        self._start_span = start_span
+        self._on_run_end = on_run_end
         self._connection = connection
         self._enqueue = enqueue
         self._settings = settings
@@ -133,6 +145,7 @@ class Workflows:
                 cancel_delayed=cancel,
                 inline_output_bytes=self._settings.workflow_inline_output_bytes,
                 max_output_bytes=self._settings.workflow_max_output_bytes,
+                on_run_end=self._on_run_end,
             )
             self._engine_conn = conn
         return self._engine
@@ -157,49 +170,48 @@ class Workflows:
         run_id = run_id or os.urandom(12).hex()
         if not _RUN_ID_RE.fullmatch(run_id):
             raise ConfigError(f"invalid run_id {run_id!r}: use 1-128 letters, digits, '_' or '-'")
-        now = now_iso()
-        first_queue = definition.step(definition.roots()[0]).queue or ""
-        timeout_job = (first_queue, f"{run_id}._timeout") if definition.timeout_s else None
-        deadline = None
-        if definition.timeout_s:
-            from datetime import UTC, datetime, timedelta
+        with self._start_span(definition.name, definition.version, run_id) as trace:
+            now = now_iso()
+            first_queue = definition.step(definition.roots()[0]).queue or ""
+            timeout_job = (first_queue, f"{run_id}._timeout") if definition.timeout_s else None
+            deadline = None
+            if definition.timeout_s:
+                from datetime import UTC, datetime, timedelta
 
-            deadline = to_iso(datetime.now(UTC) + timedelta(seconds=definition.timeout_s))
-        record = RunRecord(
-            run_id=run_id,
-            name=definition.name,
-            version=definition.version,
-            def_hash=definition.def_hash,
-            state=RunState.RUNNING,
-            input=input if input is not None else {},
-            context=context if context is not None else {},
-            started_at=now,
-            updated_at=now,
-            deadline=deadline,
-            timeout_job=timeout_job,
-        )
-        if not await engine.store.create_meta(record):  # the run id is the idempotency key
-            existing = await engine.store.meta(run_id)
-            if existing is None or existing.record.name != definition.name:
-                raise ConfigError(f"run id {run_id!r} is already used by another workflow run")
-            record = existing.record
-            if record.state != RunState.RUNNING:
-                return WorkflowRun(engine, run_id, definition.name)
-        else:
-            fault("start.after_meta")
-            await engine.events.emit(run_id, "run_started", message=f"{definition.name} v{definition.version}")
-        if timeout_job is not None and definition.timeout_s:
-            await self._enqueue(
-                JobRequest(
-                    TIMEOUT_TASK,
-                    (),
-                    {"run_id": run_id},
-                    EnqueueOptions(job_id=timeout_job[1], queue=timeout_job[0], delay_s=definition.timeout_s),
-                )
+                deadline = to_iso(datetime.now(UTC) + timedelta(seconds=definition.timeout_s))
+            record = RunRecord(
+                run_id=run_id,
+                name=definition.name,
+                version=definition.version,
+                def_hash=definition.def_hash,
+                state=RunState.RUNNING,
+                input=input if input is not None else {},
+                context=context if context is not None else {},
+                started_at=now,
+                updated_at=now,
+                deadline=deadline,
+                timeout_job=timeout_job,
+                trace=trace,
             )
-        defn = await engine.store.definition(record.name, record.version)
-        # Idempotent: a retried start repairs a start that crashed half-way.
-        await engine.trigger_all(record, defn, defn.roots())
+            if not await engine.store.create_meta(record):  # the run id is the idempotency key
+                existing = await engine.store.meta(run_id)
+                if existing is None or existing.record.name != definition.name:
+                    raise ConfigError(f"run id {run_id!r} is already used by another workflow run")
+                record = existing.record
+                if record.state != RunState.RUNNING:
+                    return WorkflowRun(engine, run_id, definition.name)
+            else:
+                fault("start.after_meta")
+                await engine.events.emit(run_id, "run_started", message=f"{definition.name} v{definition.version}")
+            if record.timeout_job is not None and record.deadline is not None:
+                # At the run's own deadline (a retried start must not push it back); a native
+                # message schedule on the server, so no process has to stay alive for it.
+                queue, job_id = record.timeout_job
+                options = EnqueueOptions(job_id=job_id, queue=queue, eta=parse_iso(record.deadline))
+                await self._enqueue(JobRequest(TIMEOUT_TASK, (), {"run_id": run_id}, options))
+            defn = await engine.store.definition(record.name, record.version)
+            # Idempotent: a retried start repairs a start that crashed half-way.
+            await engine.trigger_all(record, defn, defn.roots())
         return WorkflowRun(engine, run_id, definition.name)
 
     async def _definition(self, engine: Engine, name: str, version: str | None) -> WorkflowDef:

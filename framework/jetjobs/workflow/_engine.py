@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
 from .._task import EnqueueOptions, JobRequest
-from .._wire import now_iso
+from .._wire import H_RETRY_POLICY, H_WORKFLOW, H_WORKFLOW_RUN, H_WORKFLOW_STEP, now_iso
 from ..errors import OutputTooLarge
 from ._errors import TemplateError
 from ._faults import fault
@@ -38,9 +38,8 @@ from ._template import render, template_refs
 
 log = logging.getLogger("jetjobs.workflow")
 
-H_RUN = "Jetjobs-Workflow-Run"
-H_STEP = "Jetjobs-Workflow-Step"
-H_WORKFLOW = "Jetjobs-Workflow"
+H_RUN = H_WORKFLOW_RUN
+H_STEP = H_WORKFLOW_STEP
 TIMEOUT_TASK = "jetjobs.workflow.timeout"
 
 Enqueue = Callable[[JobRequest], Awaitable[Any]]
@@ -60,7 +59,9 @@ class Engine:
         cancel_delayed: CancelDelayed,
         inline_output_bytes: int,
         max_output_bytes: int,
+        on_run_end: Callable[[RunRecord], None] | None = None,
     ) -> None:
+        self._on_run_end = on_run_end
         self.store = store
         self.events = EventLog(store.t)
         self._enqueue = enqueue
@@ -315,7 +316,7 @@ class Engine:
         except TemplateError as exc:
             await self.failed(meta.run_id, step, 0, StepError("jetjobs.workflow.TemplateError", str(exc)))
             return
-        headers = {H_RUN: meta.run_id, H_STEP: step, H_WORKFLOW: f"{meta.name}/{meta.version}"}
+        headers = {**meta.trace, H_RUN: meta.run_id, H_STEP: step, H_WORKFLOW: f"{meta.name}/{meta.version}"}
         retry = spec.retry
         options = EnqueueOptions(
             job_id=step_job_id(meta.run_id, step),
@@ -389,6 +390,8 @@ class Engine:
         if record.state in (RunState.CANCELLED, RunState.TIMED_OUT):
             await self.store.t.broadcast_cancel(run_id)
         if record.state.terminal:
+            if self._on_run_end is not None:
+                self._on_run_end(record)
             await self._cleanup(record)
             message = f"{record.failed_step}: {record.error.type}: {record.error.message}" if record.error else ""
             await self.events.emit(run_id, f"run_{record.state.value}", message=message)
@@ -499,8 +502,6 @@ def _outcome_record(
 
 def _retry_header(spec: StepDef) -> Mapping[str, str]:
     """A step's own retry policy travels with its job (the worker need not know the workflow)."""
-    from .._wire import H_RETRY_POLICY
-
     retry = spec.retry
     if retry is None and not spec.retry_on:
         return {}

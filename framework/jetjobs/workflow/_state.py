@@ -118,6 +118,7 @@ class RunRecord:
     compensation: tuple[str, ...] = ()  # steps to compensate, in order
     timeout_job: tuple[str, str] | None = None  # (queue, job id) of the timeout
     parent: tuple[str, str] | None = None  # (run id, step) of a parent run
+    trace: dict[str, str] = field(default_factory=dict)  # traceparent/tracestate of the run's start span
 
     def encode(self) -> bytes:
         data = asdict(self)
