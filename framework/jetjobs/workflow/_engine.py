@@ -409,7 +409,7 @@ class Engine:
 
     async def _compensation_order(self, meta: RunRecord, defn: WorkflowDef) -> tuple[str, ...]:
         """Completed steps that declare a compensation, most recently completed first."""
-        if meta.state != RunState.RUNNING or not defn.compensate:
+        if meta.state != RunState.RUNNING or not defn.compensate or defn.on_failure != "compensate":
             return ()
         names = sorted(defn.compensate)
         found = await asyncio.gather(*(self.store.step(meta.run_id, n) for n in names))
