@@ -12,13 +12,14 @@ workflow declarations (``workflow run`` publishes them first) and its settings.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from dataclasses import asdict
 from typing import Any
 
 from .._app import App
-from ..workflow import RunStatus, WorkflowDef, render_dag
+from ..workflow import RunEvent, RunStatus, WorkflowDef, WorkflowRun, render_dag
 from ..workflow._state import RunState
 from ._common import add_client_options, print_json, print_table, run_with_app
 
@@ -26,6 +27,7 @@ RUN_STATES = tuple(state.value for state in RunState)
 # The last record of a run's log: ``run_<final state>`` (see the engine's _after_transition).
 FINAL_EVENTS = frozenset(f"run_{state.value}" for state in RunState if state.terminal)
 _ERROR_CHARS = 300
+_FINAL_EVENT_GRACE_S = 2.0
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -137,13 +139,48 @@ def cmd_logs(args: argparse.Namespace) -> int:
     async def body(app: App) -> int:
         run = await app.workflow_run(args.run_id)
         await run.record()  # WorkflowNotFound for an unknown run, rather than an empty log
-        async for event in run.logs(follow=args.follow):
-            print(json.dumps(asdict(event)) if args.json else event.line(), flush=True)
-            if args.follow and event.kind in FINAL_EVENTS:
-                break
+        if args.follow:
+            await follow_logs(run, as_json=args.json)
+        else:
+            async for event in run.logs():
+                print_event(event, as_json=args.json)
         return 0
 
     return run_with_app(args, body)
+
+
+def print_event(event: RunEvent, *, as_json: bool) -> None:
+    print(json.dumps(asdict(event)) if as_json else event.line(), flush=True)
+
+
+async def follow_logs(run: WorkflowRun, *, as_json: bool) -> None:
+    """Print the log, then new events, until the run's final event (``run_<state>``).
+
+    The reader is stopped by cancelling it while it waits for the next event, so that
+    its subscription is closed before the connection is. Should the final event never
+    come (logging is best effort), the end of the run itself stops it after a grace period.
+    """
+    final = asyncio.Event()
+
+    async def printer() -> None:
+        async for event in run.logs(follow=True):
+            print_event(event, as_json=as_json)
+            if event.kind in FINAL_EVENTS:
+                final.set()
+
+    reader = asyncio.create_task(printer())
+    ended = asyncio.create_task(run.wait())
+    waiting = asyncio.create_task(final.wait())
+    try:
+        done, _ = await asyncio.wait({reader, ended, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done:
+            reader.result()  # its error, if it failed
+        elif waiting not in done:  # the run ended: its final event is on its way
+            await asyncio.wait({reader, waiting}, timeout=_FINAL_EVENT_GRACE_S, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (reader, ended, waiting):
+            task.cancel()
+        await asyncio.gather(reader, ended, waiting, return_exceptions=True)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -16,19 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from .._settings import Settings
-from .._task import EnqueueOptions, JobRequest, Task
-from .._wire import now_iso, parse_iso, to_iso
-from ..errors import ConfigError, WorkflowNotFound
+from .._task import Task
+from ..errors import WorkflowNotFound
 from ..transport import Connection, WorkflowTransport, cancel_delayed
 from ._builder import Step, Workflow
-from ._engine import TIMEOUT_TASK, Engine, Enqueue
+from ._engine import Engine, Enqueue
 from ._errors import WorkflowDefinitionError
-from ._faults import fault
 from ._frozen import FrozenMap
 from ._guard import WorkflowGuard
 from ._model import StepDef, WorkflowDef
 from ._runs import RunStatus, WorkflowRun, build_status
-from ._state import RunRecord, RunState
+from ._state import RunRecord
 from ._store import RunStore
 from ._yaml import load_workflows_yaml
 
@@ -168,50 +166,8 @@ class Workflows:
         engine = await self.engine()
         definition = await self._definition(engine, name, version)
         run_id = run_id or os.urandom(12).hex()
-        if not _RUN_ID_RE.fullmatch(run_id):
-            raise ConfigError(f"invalid run_id {run_id!r}: use 1-128 letters, digits, '_' or '-'")
         with self._start_span(definition.name, definition.version, run_id) as trace:
-            now = now_iso()
-            first_queue = definition.step(definition.roots()[0]).queue or ""
-            timeout_job = (first_queue, f"{run_id}._timeout") if definition.timeout_s else None
-            deadline = None
-            if definition.timeout_s:
-                from datetime import UTC, datetime, timedelta
-
-                deadline = to_iso(datetime.now(UTC) + timedelta(seconds=definition.timeout_s))
-            record = RunRecord(
-                run_id=run_id,
-                name=definition.name,
-                version=definition.version,
-                def_hash=definition.def_hash,
-                state=RunState.RUNNING,
-                input=input if input is not None else {},
-                context=context if context is not None else {},
-                started_at=now,
-                updated_at=now,
-                deadline=deadline,
-                timeout_job=timeout_job,
-                trace=trace,
-            )
-            if not await engine.store.create_meta(record):  # the run id is the idempotency key
-                existing = await engine.store.meta(run_id)
-                if existing is None or existing.record.name != definition.name:
-                    raise ConfigError(f"run id {run_id!r} is already used by another workflow run")
-                record = existing.record
-                if record.state != RunState.RUNNING:
-                    return WorkflowRun(engine, run_id, definition.name)
-            else:
-                fault("start.after_meta")
-                await engine.events.emit(run_id, "run_started", message=f"{definition.name} v{definition.version}")
-            if record.timeout_job is not None and record.deadline is not None:
-                # At the run's own deadline (a retried start must not push it back); a native
-                # message schedule on the server, so no process has to stay alive for it.
-                queue, job_id = record.timeout_job
-                options = EnqueueOptions(job_id=job_id, queue=queue, eta=parse_iso(record.deadline))
-                await self._enqueue(JobRequest(TIMEOUT_TASK, (), {"run_id": run_id}, options))
-            defn = await engine.store.definition(record.name, record.version)
-            # Idempotent: a retried start repairs a start that crashed half-way.
-            await engine.trigger_all(record, defn, defn.roots())
+            await engine.start(definition, input, context=context, run_id=run_id, trace=trace)
         return WorkflowRun(engine, run_id, definition.name)
 
     async def _definition(self, engine: Engine, name: str, version: str | None) -> WorkflowDef:

@@ -21,12 +21,14 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .._task import EnqueueOptions, JobRequest
-from .._wire import H_RETRY_POLICY, H_WORKFLOW, H_WORKFLOW_RUN, H_WORKFLOW_STEP, now_iso
-from ..errors import OutputTooLarge
+from .._wire import H_RETRY_POLICY, H_WORKFLOW, H_WORKFLOW_RUN, H_WORKFLOW_STEP, now_iso, parse_iso, to_iso
+from ..errors import ConfigError, OutputTooLarge
 from ._errors import TemplateError
 from ._faults import fault
 from ._frozen import thaw
@@ -41,6 +43,8 @@ log = logging.getLogger("jetjobs.workflow")
 H_RUN = H_WORKFLOW_RUN
 H_STEP = H_WORKFLOW_STEP
 TIMEOUT_TASK = "jetjobs.workflow.timeout"
+START_TASK = "jetjobs.workflow.start"
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 Enqueue = Callable[[JobRequest], Awaitable[Any]]
 CancelDelayed = Callable[[str, str], Awaitable[bool]]
@@ -71,6 +75,57 @@ class Engine:
         # What this process fenced, for the completion's compare-and-set (and the run record
         # read at the fence: whether the run still runs is decided by the fence and the CAS).
         self._fenced: dict[tuple[str, str], tuple[StepAt, RunRecord]] = {}
+
+    # -- starting a run -------------------------------------------------------------
+
+    async def start(
+        self, definition: WorkflowDef, input: Any, *, context: Any, run_id: str, trace: Mapping[str, str]
+    ) -> RunRecord:
+        """Store the run record (the run id is the idempotency key), arm the timeout, enqueue the roots.
+
+        Starting an existing run id again returns that run, and repairs a start that crashed half-way.
+        """
+        if not _RUN_ID_RE.fullmatch(run_id):
+            raise ConfigError(f"invalid run_id {run_id!r}: use 1-128 letters, digits, '_' or '-'")
+        await self.store.publish_definition(definition)
+        now = now_iso()
+        timeout_job = deadline = None
+        if definition.timeout_s:
+            timeout_job = (definition.step(definition.roots()[0]).queue or "", f"{run_id}._timeout")
+            deadline = to_iso(datetime.now(UTC) + timedelta(seconds=definition.timeout_s))
+        record = RunRecord(
+            run_id=run_id,
+            name=definition.name,
+            version=definition.version,
+            def_hash=definition.def_hash,
+            state=RunState.RUNNING,
+            input=input if input is not None else {},
+            context=context if context is not None else {},
+            started_at=now,
+            updated_at=now,
+            deadline=deadline,
+            timeout_job=timeout_job,
+            trace=dict(trace),
+        )
+        if not await self.store.create_meta(record):
+            existing = await self.store.meta(run_id)
+            if existing is None or existing.record.name != definition.name:
+                raise ConfigError(f"run id {run_id!r} is already used by another workflow run")
+            record = existing.record
+            if record.state != RunState.RUNNING:
+                return record
+        else:
+            fault("start.after_meta")
+            await self.events.emit(run_id, "run_started", message=f"{definition.name} v{definition.version}")
+        if record.timeout_job is not None and record.deadline is not None:
+            # At the run's own deadline (a retried start must not push it back); a native
+            # message schedule on the server, so no process has to stay alive for it.
+            queue, job_id = record.timeout_job
+            options = EnqueueOptions(job_id=job_id, queue=queue, eta=parse_iso(record.deadline))
+            await self._enqueue(JobRequest(TIMEOUT_TASK, (), {"run_id": run_id}, options))
+        defn = await self.store.definition(record.name, record.version)
+        await self.trigger_all(record, defn, defn.roots())
+        return record
 
     # -- the start fence ------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded
 from .._wire import H_TASK
+from ..errors import ConfigError
 from ..transport import Delivery, WorkflowTransport
-from ._engine import H_RUN, H_STEP, TIMEOUT_TASK, Engine
+from ._engine import H_RUN, H_STEP, START_TASK, TIMEOUT_TASK, Engine
 from ._state import StepError
 
 if TYPE_CHECKING:
@@ -52,17 +53,38 @@ class WorkflowGuard:
         return bool(headers) and H_RUN in headers and H_STEP in headers
 
     def is_control(self, headers: Mapping[str, str]) -> bool:
-        return bool(headers) and headers.get(H_TASK) == TIMEOUT_TASK
+        return bool(headers) and headers.get(H_TASK) in (TIMEOUT_TASK, START_TASK)
 
     async def control(self, delivery: Delivery) -> None:
         try:
-            run_id = str(json.loads(delivery.data)["kwargs"]["run_id"])
+            kwargs = json.loads(delivery.data)["kwargs"]
+            run_id = str(kwargs["run_id"])
         except (ValueError, KeyError, TypeError):
-            log.error("malformed workflow timeout message %s: dropped", delivery.stream_seq)
+            log.error("malformed workflow control message %s: dropped", delivery.stream_seq)
+            return
+        if delivery.headers.get(H_TASK) == START_TASK:
+            await self._start(kwargs, run_id, delivery.headers)
             return
         record = await self._engine.finish(run_id, "timeout")
         if record is not None:
             log.info("workflow run %s timed out: %s", run_id, record.state)
+
+    async def _start(self, kwargs: Mapping[str, object], run_id: str, headers: Mapping[str, str]) -> None:
+        """A run started by a plain job message (another language): see docs/wire-protocol.md."""
+        name, version = str(kwargs.get("workflow", "")), kwargs.get("version")
+        store = self._engine.store
+        chosen = str(version) if version else await store.latest_version(name)
+        if chosen is None:
+            log.error("workflow start %s: no workflow %r is registered on the server; dropped", run_id, name)
+            return
+        definition = await store.definition(name, chosen)
+        trace = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
+        try:
+            await self._engine.start(
+                definition, kwargs.get("input"), context=kwargs.get("context"), run_id=run_id, trace=trace
+            )
+        except ConfigError as exc:
+            log.error("workflow start %s refused: %s", run_id, exc)
 
     async def before(self, job: Prepared) -> Proceed | Outcome:
         delivery = job.delivery
