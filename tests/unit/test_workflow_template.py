@@ -152,10 +152,22 @@ FORMS = "use {{input.<key>}}, {{context.<key>}} or {{tasks.<step>.output[.<path>
         ("{{input.x[-1]}}", "{{input.x[-1]}}", f"malformed template: {FORMS}"),
         ("{{input.x[a]}}", "{{input.x[a]}}", f"malformed template: {FORMS}"),
         ("{{input x}}", "{{input x}}", f"malformed template: {FORMS}"),
-        ("{{tasks}}", "{{tasks}}", "a step reference must read {{tasks.<step>.output[.<path>]}}"),
-        ("{{tasks.a}}", "{{tasks.a}}", "a step reference must read {{tasks.<step>.output[.<path>]}}"),
-        ("{{tasks.a.result}}", "{{tasks.a.result}}", "a step reference must read {{tasks.<step>.output[.<path>]}}"),
-        ("{{tasks[0].output}}", "{{tasks[0].output}}", "a step reference must read {{tasks.<step>.output[.<path>]}}"),
+        ("{{tasks}}", "{{tasks}}", "a step reference must read {{tasks.<step>.output[.<path>]}} (or .result, .error)"),
+        (
+            "{{tasks.a}}",
+            "{{tasks.a}}",
+            "a step reference must read {{tasks.<step>.output[.<path>]}} (or .result, .error)",
+        ),
+        (
+            "{{tasks.a.outcome}}",
+            "{{tasks.a.outcome}}",
+            "a step reference must read {{tasks.<step>.output[.<path>]}} (or .result, .error)",
+        ),
+        (
+            "{{tasks[0].output}}",
+            "{{tasks[0].output}}",
+            "a step reference must read {{tasks.<step>.output[.<path>]}} (or .result, .error)",
+        ),
     ],
 )
 def test_malformed_templates_are_errors(text: str, template: str, reason: str) -> None:

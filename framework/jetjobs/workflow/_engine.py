@@ -387,21 +387,22 @@ class Engine:
     async def _inputs(self, meta: RunRecord, defn: WorkflowDef, spec: StepDef) -> tuple[list[Any], dict[str, Any]]:
         raw_args, raw_input = thaw(spec.args), thaw(spec.input)
         refs = {r[1] for r in template_refs([raw_args, raw_input]) if r[0] == "tasks" and len(r) > 1}
-        tasks: dict[str, Any] = {}
-        for name in sorted(refs):
-            at = await self.store.step(meta.run_id, name)
-            record = at.record if at else None
-            tasks[name] = {
-                "output": await self.output_of(record) if record else None,
-                "state": record.state.value if record else None,
-                "error": {"type": record.error.type, "message": record.error.message}
-                if record and record.error
-                else None,
-            }
+        found = await asyncio.gather(*(self._scope_of(meta.run_id, name) for name in sorted(refs)))
+        tasks: dict[str, Any] = dict(found)
         scope = {"input": meta.input, "context": meta.context, "tasks": tasks}
         args = render(list(raw_args), scope, step=spec.name, path="args")
         kwargs = render(dict(raw_input), scope, step=spec.name, path="input")
         return list(args), dict(kwargs)
+
+    async def _scope_of(self, run_id: str, name: str) -> tuple[str, dict[str, Any]]:
+        """What templates can read of step ``name``: output (when it succeeded), result, error."""
+        at = await self.store.step(run_id, name)
+        record = at.record if at else None
+        if record is not None and record.state == StepState.SUCCEEDED:
+            output = await self.output_of(record)
+            return name, {"output": output, "result": output, "error": None}
+        error = {"type": record.error.type, "message": record.error.message} if record and record.error else None
+        return name, {"result": {"error": error}, "error": error}
 
     async def output_of(self, record: StepRecord) -> Any:
         if record.output_ref is None:

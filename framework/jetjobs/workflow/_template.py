@@ -6,6 +6,9 @@ Forms (whitespace inside the braces is allowed)::
     {{context.tenant}}                          the run's context
     {{tasks.validate-order.output}}             a step's whole output
     {{tasks.validate-order.output.items[0].sku}}  a path into it: keys and [n] list indexes
+    {{tasks.part-3.result}}                     its output, or {"error": {"type", "message"}} when it
+                                                failed (for steps after an all_done join)
+    {{tasks.part-3.error}}                      its error ({"type", "message"}), null when it succeeded
 
 A string that is exactly one template becomes the referenced JSON value, keeping its
 type (number, dict, list...). Text around templates makes a string: strings are
@@ -32,6 +35,7 @@ from ._frozen import thaw
 __all__ = ["Ref", "iter_refs", "render", "template_refs"]
 
 ROOTS = ("input", "context", "tasks")
+STEP_ATTRS = ("output", "result", "error")
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _EXPR = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z0-9_-]+|\[\d+\])*)")
 _SEGMENT = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
@@ -48,6 +52,7 @@ class Ref:
     root: str
     step: str | None
     path: tuple[Segment, ...]
+    attr: str = "output"  # for steps: output, result or error
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -76,9 +81,11 @@ def _parse_ref(text: str) -> Ref:
     path: tuple[Segment, ...] = tuple(key if key else int(index) for key, index in _SEGMENT.findall(rest))
     if root != "tasks":
         return Ref(text, root, None, path)
-    if len(path) < 2 or not isinstance(path[0], str) or path[1] != "output":
-        raise TemplateError("a step reference must read {{tasks.<step>.output[.<path>]}}", template=text)
-    return Ref(text, root, path[0], path[2:])
+    if len(path) < 2 or not isinstance(path[0], str) or path[1] not in STEP_ATTRS:
+        raise TemplateError(
+            "a step reference must read {{tasks.<step>.output[.<path>]}} (or .result, .error)", template=text
+        )
+    return Ref(text, root, path[0], path[2:], str(path[1]))
 
 
 @lru_cache(maxsize=4096)
@@ -164,9 +171,9 @@ def _resolve(ref: Ref, scope: Mapping[str, Any], step: str | None, path: str) ->
 
     if ref.step is not None:
         entry = (scope.get("tasks") or {}).get(ref.step)
-        if not isinstance(entry, Mapping) or "output" not in entry:
-            raise fail(f"no output of step {ref.step!r} is available (it has not succeeded)")
-        value, what = entry["output"], f"the output of step {ref.step!r}"
+        if not isinstance(entry, Mapping) or ref.attr not in entry:
+            raise fail(f"no {ref.attr} of step {ref.step!r} is available (it has not succeeded)")
+        value, what = entry[ref.attr], f"the {ref.attr} of step {ref.step!r}"
     else:
         if ref.root not in scope:
             raise fail(f"the run has no {ref.root}")
