@@ -24,7 +24,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from .._task import EnqueueOptions, JobRequest
 from .._wire import H_RETRY_POLICY, H_WORKFLOW, H_WORKFLOW_RUN, H_WORKFLOW_STEP, now_iso, parse_iso, to_iso
@@ -340,7 +340,7 @@ class Engine:
         return not all(s == StepState.FAILED for s in states)
 
     async def _states(self, run_id: str, steps: tuple[str, ...] | list[str]) -> list[StepState | None]:
-        found = await asyncio.gather(*(self.store.step(run_id, s) for s in steps))
+        found = await _gather_bounded(self.store.step(run_id, s) for s in steps)
         return [f.record.state if f else None for f in found]
 
     async def _sink_done(self, meta: RunRecord, defn: WorkflowDef, sink: str) -> None:
@@ -387,12 +387,24 @@ class Engine:
     async def _inputs(self, meta: RunRecord, defn: WorkflowDef, spec: StepDef) -> tuple[list[Any], dict[str, Any]]:
         raw_args, raw_input = thaw(spec.args), thaw(spec.input)
         refs = {r[1] for r in template_refs([raw_args, raw_input]) if r[0] == "tasks" and len(r) > 1}
-        found = await asyncio.gather(*(self._scope_of(meta.run_id, name) for name in sorted(refs)))
-        tasks: dict[str, Any] = dict(found)
+        tasks: dict[str, Any] = dict(await _gather_bounded(self._scope_of(meta.run_id, n) for n in sorted(refs)))
         scope = {"input": meta.input, "context": meta.context, "tasks": tasks}
         args = render(list(raw_args), scope, step=spec.name, path="args")
         kwargs = render(dict(raw_input), scope, step=spec.name, path="input")
         return list(args), dict(kwargs)
+
+    async def run_result(self, meta: RunRecord, defn: WorkflowDef) -> Any:
+        """What a succeeded run returns: its definition's ``result`` template rendered, else the
+        output of its last step (a dict by step name when it ends in several)."""
+        if defn.result is not None:
+            value = thaw(defn.result)
+            refs = {r[1] for r in template_refs(value) if r[0] == "tasks" and len(r) > 1}
+            tasks = dict(await _gather_bounded(self._scope_of(meta.run_id, n) for n in sorted(refs)))
+            return render(value, {"input": meta.input, "context": meta.context, "tasks": tasks}, path="result")
+        sinks = defn.sinks()
+        found = await asyncio.gather(*(self._scope_of(meta.run_id, s) for s in sinks))
+        outputs = {name: scope.get("output") for name, scope in found}
+        return outputs[sinks[0]] if len(sinks) == 1 else outputs
 
     async def _scope_of(self, run_id: str, name: str) -> tuple[str, dict[str, Any]]:
         """What templates can read of step ``name``: output (when it succeeded), result, error."""
@@ -489,8 +501,20 @@ class Engine:
             await self.finish(meta.run_id, "compensation_done")
 
 
+T = TypeVar("T")
 _COMP_PREFIX = "compensate-"
 _PARALLEL = 256
+
+
+async def _gather_bounded(calls: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """``asyncio.gather`` with at most _PARALLEL calls in flight (a 1,000-wide join reads 1,000 keys)."""
+    gate = asyncio.Semaphore(_PARALLEL)
+
+    async def one(call: Coroutine[Any, Any, T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
 async def _bounded(calls: Iterable[Coroutine[Any, Any, None]]) -> None:

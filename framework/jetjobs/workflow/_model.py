@@ -181,6 +181,7 @@ class WorkflowDef:
     on_failure: OnFailure | None = None
     description: str = ""
     retention_s: float | None = None
+    result: Any = None  # what run.result() returns: a template value (None: the sink outputs)
 
     def __post_init__(self) -> None:
         try:
@@ -208,6 +209,14 @@ class WorkflowDef:
                 f"on_failure must be compensate or fail, not {self.on_failure!r}", field="on_failure"
             )
         validate(self)
+        if self.result is not None:
+            problem = json_problem(self.result)
+            if problem:
+                raise WorkflowDefinitionError(problem, field="result")
+            object.__setattr__(self, "result", freeze(self.result))
+            for _, ref in iter_refs(thaw(self.result), "result"):
+                if ref.step is not None and ref.step not in self._graph.steps:
+                    raise WorkflowDefinitionError(f"{ref.text!r} names no step of this workflow", field="result")
 
     @cached_property
     def _graph(self) -> Graph:
@@ -221,6 +230,7 @@ class WorkflowDef:
             "format": FORMAT,
             "name": self.name,
             "on_failure": self.on_failure,
+            "result": thaw(self.result),
             "retention_s": self.retention_s,
             "steps": [step.to_json() for step in self.steps],
             "timeout_s": self.timeout_s,

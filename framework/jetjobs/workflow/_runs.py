@@ -133,12 +133,7 @@ class WorkflowRun:
                 traceback=error.traceback if error else "",
             )
         defn = await self._engine.store.definition(record.name, record.version)
-        sinks = defn.sinks()
-        outputs = {}
-        for sink in sinks:
-            at = await self._engine.store.step(self.id, sink)
-            outputs[sink] = await self._engine.output_of(at.record) if at else None
-        return outputs[sinks[0]] if len(sinks) == 1 else outputs
+        return await self._engine.run_result(record, defn)
 
     async def status(self) -> RunStatus:
         """The run and every step: state, attempts, timings, output or error."""
