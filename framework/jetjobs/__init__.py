@@ -48,12 +48,30 @@ from .errors import (
     WorkflowNotFound,
 )
 from .worker import Worker
-from .workflow import RunStatus, Step, StepRetry, Workflow, WorkflowDef, WorkflowDefinitionError, WorkflowRun
+from .workflow import (
+    BatchTask,
+    MemberFailed,
+    Pipeline,
+    RunStatus,
+    Step,
+    StepRetry,
+    TaskGraph,
+    TaskGroup,
+    Workflow,
+    WorkflowDef,
+    WorkflowDefinitionError,
+    WorkflowRun,
+    chain,
+    chord,
+    execute_subtask,
+    group,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "BatchTask",
     "BoundTask",
     "CallNext",
     "Cancel",
@@ -78,10 +96,12 @@ __all__ = [
     "JobRequest",
     "JobState",
     "JobTimeout",
+    "MemberFailed",
     "Middleware",
     "Outcome",
     "OutputTooLarge",
     "PayloadTooLarge",
+    "Pipeline",
     "Priority",
     "QueueConfig",
     "QueueFull",
@@ -97,6 +117,8 @@ __all__ = [
     "StepRetry",
     "Succeeded",
     "Task",
+    "TaskGraph",
+    "TaskGroup",
     "TaskSpec",
     "UnknownTask",
     "Worker",
@@ -107,7 +129,11 @@ __all__ = [
     "WorkflowNotFound",
     "WorkflowRun",
     "__version__",
+    "chain",
+    "chord",
     "current_job",
+    "execute_subtask",
+    "group",
     "load_settings",
     "retry_delay",
 ]

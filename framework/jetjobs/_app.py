@@ -27,6 +27,7 @@ from .errors import (
 )
 from .scheduler import Schedules
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
+from .workflow._canvas import Canvas
 from .workflow._client import Workflows
 from .workflow._guard import WorkflowGuard
 from .workflow._runs import RunStatus
@@ -312,14 +313,29 @@ class App:
 
     # -- producing ----------------------------------------------------------------
 
+    @overload
+    async def enqueue(self, task: Canvas, /, *, run_id: str | None = None, name: str | None = None) -> WorkflowRun: ...
+
+    @overload
     async def enqueue(
         self,
         task: str | Task[..., Any],
         args: Sequence[Any] = (),
         kwargs: Mapping[str, Any] | None = None,
         **options: Any,
-    ) -> Job:
+    ) -> Job: ...
+
+    async def enqueue(
+        self,
+        task: str | Task[..., Any] | Canvas,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Job | WorkflowRun:
         """Enqueue a job by task name (or Task); the producer need not import the task.
+
+        Given a canvas (``chain``, ``group``, ``chord``, ``task.s(...)``), start it as a
+        workflow run instead and return its WorkflowRun.
 
         Options: ``job_id``, ``priority``, ``queue`` (required for tasks this app does
         not register), ``metadata`` (str -> str), ``timeout_s``.
@@ -329,6 +345,8 @@ class App:
             job = await app.enqueue("send_email", args=["a@example.com"], kwargs={"subject": "hi"},
                                     queue="emails", job_id="order-42", priority="high")
         """
+        if isinstance(task, Canvas):
+            return await self.execute_canvas(task, **options)
         name = task.name if isinstance(task, Task) else task
         request = JobRequest(name, tuple(args), dict(kwargs or {}), EnqueueOptions(**options))
         return await self.producer.send(request)
@@ -434,6 +452,17 @@ class App:
             result = await run.result(timeout_s=60)
         """
         return await self.workflows.execute(name, input, context=context, version=version, run_id=run_id)
+
+    async def execute_canvas(
+        self, canvas: Canvas, *, run_id: str | None = None, input: Any = None, name: str | None = None
+    ) -> WorkflowRun:
+        """Start a canvas (chain, group, chord, signature) as a workflow run.
+
+        Example::
+
+            run = await app.execute_canvas(chain(fetch.s(url), group([a.s(), b.s()]), merge.s()))
+        """
+        return await self.workflows.execute_canvas(canvas, run_id=run_id, input=input, name=name)
 
     async def workflow_run(self, run_id: str) -> WorkflowRun:
         """A handle on an existing run (e.g. started by another service)."""

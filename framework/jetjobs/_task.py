@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ._hooks import Hooks
     from ._job import Job
     from ._middleware import Middleware
+    from .workflow._canvas import Signature as CanvasSignature
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,6 +142,23 @@ class Task(Generic[P, R]):
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
         """Validate arguments and enqueue one job; raises InvalidPayload before publishing."""
         return await self.app.enqueue_request(self.call(*args, **kwargs))
+
+    def s(self, *args: Any, **kwargs: Any) -> CanvasSignature:
+        """A partial signature for a canvas: in a chain, the previous step's output is prepended.
+
+        Example::
+
+            run = await app.enqueue(chain(fetch.s(url), parse.s(), store.s(table="pages")))
+        """
+        from .workflow._canvas import signature
+
+        return signature(self, *args, **kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> CanvasSignature:
+        """An immutable signature: it ignores the previous step's output."""
+        from .workflow._canvas import signature
+
+        return signature(self, *args, immutable=True, **kwargs)
 
     def options(self, **options: Any) -> BoundTask[P, R]:
         """Per-job options: job_id, priority, queue, metadata, timeout_s, max_retries, delay_s, eta."""

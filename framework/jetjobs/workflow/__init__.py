@@ -21,33 +21,53 @@ Example::
 from __future__ import annotations
 
 from ._builder import Step, Workflow
+from ._canvas import Canvas, Chain, Compiled, Group, Signature, chain, chord, compile_canvas, group, signature
 from ._errors import TemplateError, WorkflowDefinitionError
 from ._log import RunEvent
 from ._model import OnFailure, StepDef, StepRetry, TriggerRule, WorkflowDef
 from ._names import compensation_name, version_from_token, version_token
+from ._patterns import BatchTask, MemberFailed, Pipeline, TaskGraph, TaskGroup
 from ._render import render_dag
 from ._runs import RunStatus, StepStatus, WorkflowRun
+from ._subrun import SubRun, execute_subtask
 from ._template import render, template_refs
 from ._yaml import load_workflows_yaml
 
 __all__ = [
+    "BatchTask",
+    "Canvas",
+    "Chain",
+    "Compiled",
+    "Group",
+    "MemberFailed",
     "OnFailure",
+    "Pipeline",
     "RunEvent",
     "RunStatus",
+    "Signature",
     "Step",
     "StepDef",
     "StepRetry",
     "StepStatus",
+    "SubRun",
+    "TaskGraph",
+    "TaskGroup",
     "TemplateError",
     "TriggerRule",
     "Workflow",
     "WorkflowDef",
     "WorkflowDefinitionError",
     "WorkflowRun",
+    "chain",
+    "chord",
     "compensation_name",
+    "compile_canvas",
+    "execute_subtask",
+    "group",
     "load_workflows_yaml",
     "render",
     "render_dag",
+    "signature",
     "template_refs",
     "version_from_token",
     "version_token",

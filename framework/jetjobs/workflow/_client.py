@@ -20,6 +20,7 @@ from .._task import Task
 from ..errors import WorkflowNotFound
 from ..transport import Connection, WorkflowTransport, cancel_delayed
 from ._builder import Step, Workflow
+from ._canvas import Canvas, compile_canvas
 from ._engine import Engine, Enqueue
 from ._errors import WorkflowDefinitionError
 from ._frozen import FrozenMap
@@ -169,6 +170,25 @@ class Workflows:
         with self._start_span(definition.name, definition.version, run_id) as trace:
             await engine.start(definition, input, context=context, run_id=run_id, trace=trace)
         return WorkflowRun(engine, run_id, definition.name)
+
+    async def execute_definition(
+        self, definition: WorkflowDef, *, input: Any = None, run_id: str | None = None
+    ) -> WorkflowRun:
+        """Start a run of a definition built in code (a canvas, graph, batch): queues filled in."""
+        engine = await self.engine()
+        definition = self.resolve(definition)
+        run_id = run_id or os.urandom(12).hex()
+        with self._start_span(definition.name, definition.version, run_id) as trace:
+            await engine.start(definition, input, context=None, run_id=run_id, trace=trace)
+        return WorkflowRun(engine, run_id, definition.name)
+
+    async def execute_canvas(
+        self, canvas: Canvas, *, run_id: str | None = None, input: Any = None, name: str | None = None
+    ) -> WorkflowRun:
+        compiled = compile_canvas(canvas, name=name)
+        return await self.execute_definition(
+            compiled.definition, input={**compiled.input, **(input or {})}, run_id=run_id
+        )
 
     async def _definition(self, engine: Engine, name: str, version: str | None) -> WorkflowDef:
         local = [d for d in self.definitions() if d.name == name]

@@ -79,7 +79,14 @@ class Engine:
     # -- starting a run -------------------------------------------------------------
 
     async def start(
-        self, definition: WorkflowDef, input: Any, *, context: Any, run_id: str, trace: Mapping[str, str]
+        self,
+        definition: WorkflowDef,
+        input: Any,
+        *,
+        context: Any,
+        run_id: str,
+        trace: Mapping[str, str],
+        parent: tuple[str, str] | None = None,
     ) -> RunRecord:
         """Store the run record (the run id is the idempotency key), arm the timeout, enqueue the roots.
 
@@ -106,6 +113,7 @@ class Engine:
             deadline=deadline,
             timeout_job=timeout_job,
             trace=dict(trace),
+            parent=parent,
         )
         if not await self.store.create_meta(record):
             existing = await self.store.meta(run_id)
@@ -435,6 +443,8 @@ class Engine:
             order = await self._compensation_order(at.record, defn) if event in ("step_failed", "timeout") else ()
             new_state = run_transition(at.record.state, event, compensable=bool(order))  # type: ignore[arg-type]
             if new_state is None:
+                if at.record.state.terminal and at.record.parent is not None:
+                    await self._complete_parent(at.record, defn)  # a replay: the parent may not know yet
                 if at.record.state == RunState.COMPENSATING and event == "step_failed" and at.record.compensation:
                     # A replay after a crash between "compensating" and its first enqueue: repair it.
                     await self.trigger(at.record, defn, _compensation_step(at.record.compensation[0]))
@@ -457,12 +467,69 @@ class Engine:
             return
         if record.state in (RunState.CANCELLED, RunState.TIMED_OUT):
             await self.store.t.broadcast_cancel(run_id)
+            await self._cancel_children(run_id)
         if record.state.terminal:
             if self._on_run_end is not None:
                 self._on_run_end(record)
             await self._cleanup(record)
             message = f"{record.failed_step}: {record.error.type}: {record.error.message}" if record.error else ""
             await self.events.emit(run_id, f"run_{record.state.value}", message=message)
+            if record.parent is not None:
+                await self._complete_parent(record, defn)
+
+    # -- sub-runs -------------------------------------------------------------------
+
+    async def start_subrun(self, run_id: str, step: str, spec: Mapping[str, Any]) -> None:
+        """A step's task asked for a sub-run (``execute_subtask``): start it, linked to this step.
+
+        The step's job is acknowledged; the step stays running (holding no worker slot)
+        until the sub-run ends, and then completes with the sub-run's result or error.
+        """
+        self._fenced.pop((run_id, step), None)
+        definition = WorkflowDef.from_json(spec["definition"])
+        child = _child_run_id(run_id, step)
+
+        def waiting(current: StepRecord | None) -> StepRecord | None:
+            if current is None or current.state.terminal or current.child_run == child:
+                return None
+            return current.evolve(child_run=child)
+
+        await self.store.mutate_step(run_id, step, waiting)
+        meta = await self.store.meta(run_id)
+        if meta is None:
+            return
+        await self.events.emit(run_id, "subrun_started", step=step, message=f"{child} ({definition.name})")
+        await self.start(
+            definition,
+            spec.get("input"),
+            context=meta.record.context,
+            run_id=child,
+            trace=meta.record.trace,
+            parent=(run_id, step),
+        )
+
+    async def _complete_parent(self, child: RunRecord, defn: WorkflowDef) -> None:
+        assert child.parent is not None
+        run_id, step = child.parent
+        at = await self.store.step(run_id, step)
+        if at is None or at.record.state.terminal or at.record.child_run != child.run_id:
+            return
+        if child.state == RunState.SUCCEEDED:
+            value = await self.run_result(child, defn)
+            await self.succeeded(run_id, step, json.dumps(value, separators=(",", ":")).encode())
+            return
+        cause = f"sub-run {child.run_id} {child.state.value}"
+        if child.error is not None:
+            cause += f": step {child.failed_step!r} raised {child.error.type}: {child.error.message}"
+        error = StepError("jetjobs.workflow.SubRunFailed", cause, child.error.traceback if child.error else "")
+        await self.failed(run_id, step, at.record.attempt, error)
+
+    async def _cancel_children(self, run_id: str) -> None:
+        for key, data in (await self.store.run_keys(run_id)).items():
+            if ".st." in key:
+                record = StepRecord.decode(data)
+                if record.child_run and not record.state.terminal:
+                    await self.finish(record.child_run, "cancel")
 
     async def _cleanup(self, record: RunRecord) -> None:
         if record.timeout_job is not None:
@@ -545,6 +612,13 @@ def _step_def(defn: WorkflowDef, step: str) -> StepDef:
         if target in defn.compensate:
             return defn.compensate[target]
     return defn.step(step)
+
+
+def _child_run_id(run_id: str, step: str) -> str:
+    child = f"{run_id}--{step}"
+    if len(child) <= 128:
+        return child
+    return f"{child[:100]}-{hashlib.sha256(child.encode()).hexdigest()[:16]}"
 
 
 def _failed_by(current: StepRecord | None, seq: int) -> bool:

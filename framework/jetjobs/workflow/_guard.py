@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..transport import Delivery, WorkflowTransport
 from ._engine import H_RUN, H_STEP, START_TASK, TIMEOUT_TASK, Engine
 from ._state import StepError
+from ._subrun import SUBRUN_KEY, SUBRUN_MARKER
 
 if TYPE_CHECKING:
     import nats.aio.subscription
@@ -100,6 +101,9 @@ class WorkflowGuard:
         headers = job.delivery.headers
         run_id, step, attempt = headers[H_RUN], headers[H_STEP], job.delivery.num_delivered
         if isinstance(outcome, Succeeded):
+            if outcome.result.startswith(SUBRUN_MARKER):
+                await self._engine.start_subrun(run_id, step, json.loads(outcome.result)[SUBRUN_KEY])
+                return outcome
             too_large = await self._engine.succeeded(run_id, step, outcome.result)
             if too_large is None:
                 return outcome

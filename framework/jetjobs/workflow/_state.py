@@ -155,6 +155,7 @@ class StepRecord:
     output_ref: dict[str, Any] | None = None  # {"object": name, "size": n, "sha256": hex}
     error: StepError | None = None
     history: tuple[dict[str, Any], ...] = field(default=())  # earlier attempts' errors
+    child_run: str | None = None  # a sub-run this step waits for (execute_subtask)
 
     def encode(self) -> bytes:
         data = asdict(self)

@@ -1,0 +1,257 @@
+"""Celery-style canvas — signatures, chain, group, chord — compiled to one workflow definition.
+
+Everything here compiles to the DAG engine's runs: one model, one set of guarantees,
+one status API, one trace per run. A chain passes each step's output to the next
+step as its first argument (unless the signature is immutable, ``.si()``); a group
+runs its members side by side and its value is the list of their outputs in
+declared order; a chord is a group followed by a callback that receives that list.
+
+Example::
+
+    canvas = chain(process_image.s("img"), group([resize.s("small"), resize.s("large")]), update_metadata.s())
+    run = await app.enqueue(canvas)
+    print(await run.result(timeout_s=60))
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidPayload
+from ._errors import WorkflowDefinitionError
+from ._model import StepDef, TriggerRule, WorkflowDef
+from ._retry import StepRetry
+
+if TYPE_CHECKING:
+    from .._task import Task
+    from ._runs import WorkflowRun
+
+_OPTIONS = ("queue", "priority", "timeout_s", "retry", "retry_on")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class Canvas:
+    """A chain, group, chord or single signature: something that compiles to a workflow."""
+
+    def owner(self) -> Any:
+        """The App of the first task that knows one (for ``canvas.enqueue()``)."""
+        raise NotImplementedError
+
+    def __or__(self, other: Canvas) -> Chain:
+        return chain(self, other)
+
+    def compile(self, name: str | None = None) -> Compiled:
+        """This canvas as a workflow definition and the run input that carries its arguments."""
+        return compile_canvas(self, name=name)
+
+    async def enqueue(self, *, run_id: str | None = None, input: Any = None, name: str | None = None) -> WorkflowRun:
+        """Start a run of this canvas with the App of its tasks; ``app.enqueue(canvas)`` does the same."""
+        app = self.owner()
+        if app is None:
+            raise WorkflowDefinitionError(
+                "this canvas names its tasks by string: start it with app.enqueue(canvas) or app.execute_canvas"
+            )
+        run: WorkflowRun = await app.execute_canvas(self, run_id=run_id, input=input, name=name)
+        return run
+
+
+@dataclass(frozen=True, eq=False)
+class Signature(Canvas):
+    """A task with (some of) its arguments: ``task.s(...)`` (partial) or ``task.si(...)`` (immutable)."""
+
+    task: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    immutable: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+    task_object: Task[..., Any] | None = None
+
+    def set(self, **options: Any) -> Signature:
+        """Per-step options: ``queue``, ``priority``, ``timeout_s``, ``retry`` (a StepRetry), ``retry_on``."""
+        unknown = sorted(set(options) - set(_OPTIONS))
+        if unknown:
+            raise WorkflowDefinitionError(f"unknown option {unknown[0]!r} for {self.task}: use {', '.join(_OPTIONS)}")
+        return replace(self, options={**self.options, **options})
+
+    def owner(self) -> Any:
+        return self.task_object.app if self.task_object is not None else None
+
+    def __repr__(self) -> str:
+        mark = "si" if self.immutable else "s"
+        return f"{self.task}.{mark}(*{list(self.args)!r}, **{dict(self.kwargs)!r})"
+
+
+@dataclass(frozen=True, eq=False)
+class Chain(Canvas):
+    items: tuple[Canvas, ...]
+
+    def owner(self) -> Any:
+        return next((o for o in (i.owner() for i in self.items) if o is not None), None)
+
+
+@dataclass(frozen=True, eq=False)
+class Group(Canvas):
+    """Members side by side; ``trigger`` is how whatever follows waits for them."""
+
+    items: tuple[Canvas, ...]
+    trigger: TriggerRule = "all_success"
+
+    def owner(self) -> Any:
+        return next((o for o in (i.owner() for i in self.items) if o is not None), None)
+
+
+def signature(task: str | Task[..., Any], *args: Any, immutable: bool = False, **kwargs: Any) -> Signature:
+    """A signature by task name (a task of another service: give ``.set(queue=...)``) or Task."""
+    if isinstance(task, str):
+        return Signature(task, tuple(args), dict(kwargs), immutable)
+    return Signature(task.name, tuple(args), dict(kwargs), immutable, task_object=task)
+
+
+def chain(*items: Canvas) -> Chain:
+    """Run ``items`` one after another, each getting the previous output as first argument."""
+    flat: list[Canvas] = []
+    for item in items:
+        flat.extend(item.items if isinstance(item, Chain) else (item,))
+    if not flat:
+        raise WorkflowDefinitionError("a chain needs at least one member")
+    return Chain(tuple(flat))
+
+
+def group(*items: Canvas | Iterable[Canvas], trigger: TriggerRule = "all_success") -> Group:
+    """Run members side by side; their value is the list of outputs in declared order.
+
+    ``trigger="all_done"``: whatever follows runs when every member ended, and receives
+    each member's output or ``{"error": {"type", "message"}}``.
+    """
+    members: list[Canvas] = []
+    for item in items:
+        members.extend([item] if isinstance(item, Canvas) else list(item))
+    if not members:
+        raise WorkflowDefinitionError("a group needs at least one member")
+    return Group(tuple(members), trigger)
+
+
+def chord(header: Group | Sequence[Canvas], callback: Canvas, *, trigger: TriggerRule | None = None) -> Chain:
+    """A group, then ``callback`` with the list of the members' outputs (exactly once)."""
+    members = header if isinstance(header, Group) else group(list(header))
+    if trigger is not None:
+        members = replace(members, trigger=trigger)
+    return chain(members, callback)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled canvas: the definition depends only on the canvas's shape (tasks, options,
+    argument counts and keyword names), so every run of the same shape reuses it; the
+    argument values travel in the run's input."""
+
+    definition: WorkflowDef
+    input: dict[str, Any]
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.steps: list[StepDef] = []
+        self._used: dict[str, int] = {}
+        self.args: dict[str, list[Any]] = {}
+        self.kwargs: dict[str, dict[str, Any]] = {}
+
+    def name_for(self, task: str) -> str:
+        base = _UNSAFE.sub("-", task.rsplit(".", 1)[-1]).strip("-")[:56] or "step"
+        count = self._used.get(base, 0)
+        self._used[base] = count + 1
+        return base if count == 0 else f"{base}-{count + 1}"
+
+    def compile(
+        self, node: Canvas, deps: tuple[str, ...], prev: Any, rule: TriggerRule
+    ) -> tuple[tuple[str, ...], Any, TriggerRule]:
+        """Add ``node``'s steps after ``deps``; return its exits, its value (a template) and its join rule."""
+        if isinstance(node, Signature):
+            return self._signature(node, deps, prev, rule)
+        if isinstance(node, Chain):
+            for item in node.items:
+                deps, prev, rule = self.compile(item, deps, prev, rule)
+            return deps, prev, rule
+        if isinstance(node, Group):
+            exits: list[str] = []
+            values: list[Any] = []
+            for item in node.items:
+                item_exits, value, _ = self.compile(item, deps, prev, rule)
+                exits.extend(item_exits)
+                values.append(_as_result(value) if node.trigger == "all_done" else value)
+            return tuple(exits), values, node.trigger
+        raise WorkflowDefinitionError(f"not a canvas: {node!r}")
+
+    def _signature(
+        self, sig: Signature, deps: tuple[str, ...], prev: Any, rule: TriggerRule
+    ) -> tuple[tuple[str, ...], Any, TriggerRule]:
+        name = self.name_for(sig.task)
+        args: list[Any] = [f"{{{{input.a.{name}[{i}]}}}}" for i in range(len(sig.args))]
+        prepend = not sig.immutable and prev is not _NOTHING
+        if prepend:
+            args.insert(0, prev)
+        _check_arguments(sig, name, 1 if prepend else 0)
+        for key in sig.kwargs:
+            if not _KEY.fullmatch(key):
+                raise WorkflowDefinitionError(f"step {name!r}: keyword {key!r} cannot travel in a canvas")
+        if sig.args:
+            self.args[name] = list(sig.args)
+        if sig.kwargs:
+            self.kwargs[name] = dict(sig.kwargs)
+        options = dict(sig.options)
+        queue = options.get("queue") or (sig.task_object.spec.queue if sig.task_object is not None else None)
+        retry = options.get("retry")
+        self.steps.append(
+            StepDef(
+                name,
+                sig.task,
+                queue=queue,
+                depends_on=deps,
+                args=tuple(args),
+                input={k: f"{{{{input.k.{name}.{k}}}}}" for k in sig.kwargs},
+                retry=retry if isinstance(retry, StepRetry) else None,
+                retry_on=tuple(options.get("retry_on") or ()),
+                timeout_s=options.get("timeout_s"),
+                trigger=rule if len(deps) > 1 else "all_success",
+                priority=options.get("priority"),
+            )
+        )
+        return (name,), f"{{{{tasks.{name}.output}}}}", "all_success"
+
+
+_NOTHING = object()
+
+
+def _as_result(value: Any) -> Any:
+    """Members of an all_done group pass their output or their error."""
+    if isinstance(value, str) and value.endswith(".output}}"):
+        return value[: -len(".output}}")] + ".result}}"
+    if isinstance(value, list):
+        return [_as_result(v) for v in value]
+    return value
+
+
+def _check_arguments(sig: Signature, step: str, prepended: int) -> None:
+    """Validate arguments against the task's signature where the task is importable."""
+    if sig.task_object is None:
+        return  # checked by the worker that runs it
+    try:
+        inspect.signature(sig.task_object.fn).bind_partial(*([None] * prepended), *sig.args, **dict(sig.kwargs))
+    except TypeError as exc:
+        raise InvalidPayload(f"step {step!r}: {sig.task}(): {exc}") from None
+
+
+def compile_canvas(canvas: Canvas, *, name: str | None = None) -> Compiled:
+    """Compile a canvas into a definition named ``name`` (default: after its first task) and its input."""
+    compiler = _Compiler()
+    _, value, _ = compiler.compile(canvas, (), _NOTHING, "all_success")
+    steps = tuple(compiler.steps)
+    wf_name = name or _UNSAFE.sub("-", f"canvas-{steps[0].task.rsplit('.', 1)[-1]}").strip("-")[:100]
+    probe = WorkflowDef(wf_name, "0", steps, result=value)
+    definition = WorkflowDef(wf_name, f"c{probe.def_hash[:16]}", steps, result=value)
+    return Compiled(definition, {"a": compiler.args, "k": compiler.kwargs})
