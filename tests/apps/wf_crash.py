@@ -48,3 +48,15 @@ def declare(target: App) -> None:
 
 
 declare(app)
+
+
+@app.task(queue="crash")
+async def member(i: int) -> int:
+    _record()
+    return i
+
+
+@app.task(queue="crash")
+async def total(values: list[int]) -> int:
+    _record()
+    return sum(values)

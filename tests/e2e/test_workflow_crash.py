@@ -48,3 +48,28 @@ async def test_a_crash_at_each_point_is_repaired_by_redelivery(
         kinds = Counter([e.kind async for e in run.logs()])
         assert kinds["run_compensated"] == 1
         assert kinds["compensating"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["advance.after_count", "advance.after_trigger", "advance.before_ack"])
+async def test_a_worker_killed_mid_chord_still_fires_the_callback_once(
+    jetjobs_server: NatsServer, tmp_path: Path, point: str
+) -> None:
+    from jetjobs import chord
+    from jetjobs.workflow import signature
+
+    crashing = WorkerProcess(
+        jetjobs_server.url, tmp_path, app="tests.apps.wf_crash:app", env={"JJ_FAULT_POINT": point}
+    ).wait_ready()
+    async with App("producer", nats_url=jetjobs_server.url) as producer:
+        members = [signature("member", i, immutable=True).set(queue="crash") for i in range(20)]
+        run = await producer.enqueue(chord(members, signature("total").set(queue="crash")))
+        assert crashing.wait(timeout_s=30) == -signal.SIGKILL, crashing.log()
+        healthy = WorkerProcess(jetjobs_server.url, tmp_path, app="tests.apps.wf_crash:app").wait_ready()
+        try:
+            assert await run.result(timeout_s=30) == sum(range(20))
+        finally:
+            healthy.stop()
+    ran = Counter(e.job_id.split(".", 1)[1] for e in events(tmp_path))
+    assert ran["total"] == 1, ran
+    assert sum(n for step, n in ran.items() if step.startswith("member")) == 20, ran

@@ -119,10 +119,11 @@ async def test_task_group_gathers_in_order_and_names_a_failing_member(app_factor
             for i in range(5):
                 g.create_task(add.s(i, i))
             assert await g.gather(timeout_s=20) == [0, 2, 4, 6, 8]
+        failing = TaskGroup(producer)
+        failing.create_task(member.s(1))
+        failing.create_task(member.s(123))
         with pytest.raises(MemberFailed) as failed:
-            async with TaskGroup(producer) as g:
-                g.create_task(member.s(1))
-                g.create_task(member.s(123))
+            await failing.gather(timeout_s=20)
         assert "maybe_fail" in str(failed.value)
         assert "member 123 is broken" in str(failed.value)
 
