@@ -15,7 +15,9 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -252,6 +254,6 @@ def compile_canvas(canvas: Canvas, *, name: str | None = None) -> Compiled:
     _, value, _ = compiler.compile(canvas, (), _NOTHING, "all_success")
     steps = tuple(compiler.steps)
     wf_name = name or _UNSAFE.sub("-", f"canvas-{steps[0].task.rsplit('.', 1)[-1]}").strip("-")[:100]
-    probe = WorkflowDef(wf_name, "0", steps, result=value)
-    definition = WorkflowDef(wf_name, f"c{probe.def_hash[:16]}", steps, result=value)
+    shape = json.dumps([[s.to_json() for s in steps], value], sort_keys=True, separators=(",", ":"))
+    definition = WorkflowDef(wf_name, f"c{hashlib.sha256(shape.encode()).hexdigest()[:16]}", steps, result=value)
     return Compiled(definition, {"a": compiler.args, "k": compiler.kwargs})

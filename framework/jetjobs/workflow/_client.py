@@ -109,6 +109,9 @@ class Workflows:
     def resolve(self, definition: WorkflowDef) -> WorkflowDef:
         """Fill in each step's queue from its task; a task this service does not know needs ``queue``."""
 
+        if all(s.queue for s in definition.steps) and all(s.queue for s in definition.compensate.values()):
+            return definition  # nothing to fill in (and no second validation of a large definition)
+
         def fill(step: StepDef, label: str) -> StepDef:
             if step.queue:
                 return step

@@ -396,7 +396,8 @@ class Engine:
         raw_args, raw_input = thaw(spec.args), thaw(spec.input)
         refs = {r[1] for r in template_refs([raw_args, raw_input]) if r[0] == "tasks" and len(r) > 1}
         tasks: dict[str, Any] = dict(await _gather_bounded(self._scope_of(meta.run_id, n) for n in sorted(refs)))
-        scope = {"input": meta.input, "context": meta.context, "tasks": tasks}
+        run_input, run_context = await self.store.run_input(meta.run_id)
+        scope = {"input": run_input, "context": run_context, "tasks": tasks}
         args = render(list(raw_args), scope, step=spec.name, path="args")
         kwargs = render(dict(raw_input), scope, step=spec.name, path="input")
         return list(args), dict(kwargs)
@@ -408,7 +409,8 @@ class Engine:
             value = thaw(defn.result)
             refs = {r[1] for r in template_refs(value) if r[0] == "tasks" and len(r) > 1}
             tasks = dict(await _gather_bounded(self._scope_of(meta.run_id, n) for n in sorted(refs)))
-            return render(value, {"input": meta.input, "context": meta.context, "tasks": tasks}, path="result")
+            run_input, run_context = await self.store.run_input(meta.run_id)
+            return render(value, {"input": run_input, "context": run_context, "tasks": tasks}, path="result")
         sinks = defn.sinks()
         found = await asyncio.gather(*(self._scope_of(meta.run_id, s) for s in sinks))
         outputs = {name: scope.get("output") for name, scope in found}

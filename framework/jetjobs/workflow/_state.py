@@ -99,7 +99,10 @@ class StepError:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """``<run>.meta``: the run's identity, input and state (the one linearization point)."""
+    """``<run>.meta``: the run's identity and state (the one linearization point).
+
+    ``input`` and ``context`` are stored apart, under ``<run>.input``; a decoded record has None there.
+    """
 
     run_id: str
     name: str
@@ -121,13 +124,21 @@ class RunRecord:
     trace: dict[str, str] = field(default_factory=dict)  # traceparent/tracestate of the run's start span
 
     def encode(self) -> bytes:
+        """The record without input and context: those live in ``<run>.input`` (written once), so
+        the record every step reads stays small however large the input is."""
         data = asdict(self)
         data["state"] = self.state.value
+        del data["input"], data["context"]
         return json.dumps(data, separators=(",", ":")).encode()
+
+    def encode_input(self) -> bytes:
+        return json.dumps({"input": self.input, "context": self.context}, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> RunRecord:
         raw = json.loads(data)
+        raw.setdefault("input", None)
+        raw.setdefault("context", None)
         raw["state"] = RunState(raw["state"])
         raw["error"] = StepError(**raw["error"]) if raw.get("error") else None
         raw["compensation"] = tuple(raw.get("compensation") or ())

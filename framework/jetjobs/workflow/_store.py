@@ -7,12 +7,15 @@ live in their own bucket under ``<name>.<version token>``.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._wire import now_iso
-from ..errors import JetjobsError
+from ..errors import InvalidPayload, JetjobsError
 from ..transport import WorkflowTransport
 from ._errors import WorkflowDefinitionError
 from ._model import WorkflowDef
@@ -20,6 +23,7 @@ from ._names import version_token
 from ._state import RunRecord, StepRecord
 
 _CAS_ATTEMPTS = 50
+_INPUTS_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,8 @@ class RunStore:
     def __init__(self, transport: WorkflowTransport) -> None:
         self.t = transport
         self._defs: dict[tuple[str, str], WorkflowDef] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[WorkflowDef]] = {}
+        self._inputs: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
 
     # -- definitions ------------------------------------------------------------
 
@@ -60,10 +66,22 @@ class RunStore:
         self._defs[(definition.name, definition.version)] = definition
 
     async def definition(self, name: str, version: str) -> WorkflowDef:
-        """A definition by (name, version), from the server once, then from memory (immutable)."""
-        cached = self._defs.get((name, version))
+        """A definition by (name, version), from the server once, then from memory (immutable).
+
+        Concurrent first reads share one load: 64 steps starting together would otherwise
+        each fetch and validate a large definition.
+        """
+        key = (name, version)
+        cached = self._defs.get(key)
         if cached is not None:
             return cached
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._load(name, version))
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, name: str, version: str) -> WorkflowDef:
         entry = await self.t.defs.get(f"{name}.{version_token(version)}")
         if entry is None or entry.value is None:
             raise JetjobsError(f"workflow {name!r} version {version!r} is not registered on the server")
@@ -89,7 +107,27 @@ class RunStore:
         return MetaAt(entry.revision, RunRecord.decode(entry.value))
 
     async def create_meta(self, record: RunRecord) -> bool:
+        """Store the run's input (once), then its record; False when the run id exists."""
+        try:
+            data = record.encode_input()
+        except (TypeError, ValueError) as exc:
+            raise InvalidPayload(f"workflow run {record.run_id}: input and context must be JSON: {exc}") from None
+        await self.t.runs.create(f"{record.run_id}.input", data)  # None: a retried start, already there
         return await self.t.runs.create(f"{record.run_id}.meta", record.encode()) is not None
+
+    async def run_input(self, run_id: str) -> tuple[Any, Any]:
+        """A run's (input, context): immutable, so kept in memory after the first read."""
+        cached = self._inputs.get(run_id)
+        if cached is not None:
+            self._inputs.move_to_end(run_id)
+            return cached
+        entry = await self.t.runs.get(f"{run_id}.input")
+        raw = json.loads(entry.value) if entry is not None and entry.value else {}
+        found = (raw.get("input"), raw.get("context"))
+        self._inputs[run_id] = found
+        if len(self._inputs) > _INPUTS_KEPT:
+            self._inputs.popitem(last=False)
+        return found
 
     async def update_meta(self, at: MetaAt, record: RunRecord) -> bool:
         record = record.evolve(updated_at=now_iso())
