@@ -107,7 +107,7 @@ class DeadLetters:
             await status.update_nowait(dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso()), revision)
         if not keep:
             await self.delete(seq)
-        return Job(self._app, dead.job_id, dead.task, queue)
+        return Job(self._app.results, dead.job_id, dead.task, queue)
 
     def _info(self, stored: transport.StoredMessage) -> DeadLetterInfo:
         h = dict(stored.headers)

@@ -120,7 +120,7 @@ class Producer:
         try:
             return await transport.publish(self._app.connection, out)
         except transport.StreamMissing:
-            self._app.known_streams.discard(stream_key)
+            self._app.link.known_streams.discard(stream_key)
             await self._create_stream(stream_key)
             return await transport.publish(self._app.connection, out)
 
@@ -273,20 +273,27 @@ class Producer:
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
             await self._app.status_store.create_nowait(record.id, data)
-        job = Job(self._app, record.id, record.task, record.queue, duplicate=published.duplicate, fresh=True)
+        job = Job(
+            self._app.results,
+            record.id,
+            record.task,
+            record.queue,
+            duplicate=published.duplicate,
+            wait_s=self._app.settings.request_timeout_s,
+        )
         for listener in self.on_published:
             listener(job)
         return job
 
     async def _create_stream(self, key: str) -> None:
         conn = self._app.connection
-        if key in self._app.known_streams:
+        if key in self._app.link.known_streams:
             return
         if key == DELAYED_KEY:
             await transport.ensure_delayed_stream(conn)
         else:
             await transport.ensure_stream_exists(conn, key, self._app.queue_config(key))
-        self._app.known_streams.add(key)
+        self._app.link.known_streams.add(key)
 
 
 def due_time(delay_s: float | None, eta: datetime | None, now: datetime) -> datetime | None:

@@ -63,8 +63,7 @@ class Scheduler:
 
     @property
     def ready(self) -> bool:
-        conn = self.app._conn
-        return bool(conn and conn.connected and self.started.is_set())
+        return bool(self.app.link.connected and self.started.is_set())
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -119,7 +118,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # e.g. the server restarted under the watch
-                if self.app._conn is None or self.app._conn.nc.is_closed:
+                if self.app.link.closed:
                     return  # the connection was closed for good: we are stopping
                 log.warning("schedules watch failed (%s); watching again", exc)
                 await asyncio.sleep(1)

@@ -85,8 +85,7 @@ class Worker:
     @property
     def ready(self) -> bool:
         """Connected, and every queue's consumers are bound."""
-        conn = self.app._conn
-        return bool(conn and conn.connected and self.fetchers and all(f.bound for f in self.fetchers.values()))
+        return bool(self.app.link.connected and self.fetchers and all(f.bound for f in self.fetchers.values()))
 
     def capacity(self, queue: str) -> int:
         return self.concurrency or self.app.queue_config(queue).concurrency
