@@ -71,7 +71,7 @@ class App:
         # The collaborators, each handed what it uses (see docs/architecture.md).
         self.link = Link(name, self.settings)
         self.results = Results(self.link)
-        self.producer = Producer(self)
+        self.producer = Producer(self.link, self.tasks, self.queue_config, self.results)
         self.dead_letters = DeadLetters(self)
         self.schedules = Schedules(self)
         telemetry.instrument(self)
