@@ -72,7 +72,7 @@ class App:
         self.link = Link(name, self.settings)
         self.results = Results(self.link)
         self.producer = Producer(self.link, self.tasks, self.queue_config, self.results)
-        self.dead_letters = DeadLetters(self)
+        self.dead_letters = DeadLetters(self.link, self.producer.republish, self.results)
         self.schedules = Schedules(self)
         telemetry.instrument(self)
 
