@@ -73,7 +73,7 @@ class App:
         self.results = Results(self.link)
         self.producer = Producer(self.link, self.tasks, self.queue_config, self.results)
         self.dead_letters = DeadLetters(self.link, self.producer.republish, self.results)
-        self.schedules = Schedules(self)
+        self.schedules = Schedules(self.link, self.tasks, self.queue_config, self.producer.send)
         telemetry.instrument(self)
 
     def __repr__(self) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 
+from ._job import Job
 from ._names import Priority, check_priority, check_queue_name
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
@@ -18,7 +19,6 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from ._app import App
     from ._hooks import Hooks
-    from ._job import Job
     from ._middleware import Middleware
 
 P = ParamSpec("P")
@@ -92,6 +92,10 @@ class JobRequest:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     options: EnqueueOptions = field(default_factory=EnqueueOptions)
     encoded: bool = False  # args already validated and JSON-ready
+
+
+Enqueue = Callable[[JobRequest], Awaitable[Job]]
+"""Enqueue one job (``App.enqueue_request``, ``Producer.send``): what collaborators that enqueue are handed."""
 
 
 class Task(Generic[P, R]):
