@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import transport
 from ._hooks import is_active
+from ._intercept import Outgoing, PublishInterceptor
 from ._job import Job, JobBackend
 from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._retry import LOST_DELIVERY_SLACK
@@ -29,21 +30,6 @@ _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
 _HEADER_ROOM = 4096  # more than the headers of a job without metadata can take
 DELAYED_KEY = "~delayed"
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """A job about to be published; interceptors (tracing) may add headers."""
-
-    job_id: str
-    task: str
-    queue: str
-    priority: str
-    subject: str
-    headers: dict[str, str]
-
-
-PublishInterceptor = Callable[[Outgoing], contextlib.AbstractContextManager[Any]]
 
 
 @dataclass(frozen=True, slots=True)
