@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar
 
 from ._job import Job
 from ._names import Priority, check_priority, check_queue_name
@@ -17,7 +17,6 @@ from ._signature import Signature
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from ._app import App
     from ._hooks import Hooks
     from ._middleware import Middleware
 
@@ -98,6 +97,12 @@ Enqueue = Callable[[JobRequest], Awaitable[Job]]
 """Enqueue one job (``App.enqueue_request``, ``Producer.send``): what collaborators that enqueue are handed."""
 
 
+class TaskOwner(Protocol):
+    """What a task uses of the app that registered it (``App`` is one): enqueueing its jobs."""
+
+    async def enqueue_request(self, request: JobRequest) -> Job: ...
+
+
 class Task(Generic[P, R]):
     """A function registered with ``@app.task``.
 
@@ -112,7 +117,7 @@ class Task(Generic[P, R]):
 
     def __init__(
         self,
-        app: App,
+        app: TaskOwner,
         fn: Callable[P, R],
         spec: TaskSpec,
         middleware: tuple[Middleware, ...] = (),
@@ -172,7 +177,7 @@ def task_kind(fn: Callable[..., Any], cpu_bound: bool) -> TaskKind:
 
 
 def make_task(
-    app: App,
+    app: TaskOwner,
     fn: Callable[..., Any],
     *,
     name: str | None = None,
