@@ -30,7 +30,7 @@ from ._running import RunningMarker
 from ._settler import Settler, worker_id
 
 if TYPE_CHECKING:
-    from .._app import App
+    from ._host import WorkerApp
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -46,7 +46,7 @@ class Worker:
 
     def __init__(
         self,
-        app: App,
+        app: WorkerApp,
         *,
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
