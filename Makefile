@@ -19,10 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-lint: install ## ruff + mypy --strict
+lint: install ## ruff + mypy --strict + the import contracts of docs/architecture.md
 	$(BIN)/ruff check framework tests services bench
 	$(BIN)/ruff format --check framework tests services bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix framework tests services bench
@@ -55,6 +56,6 @@ dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C 
 	$(BIN)/jetjobs dev services.payments.tasks:app
 
 clean: ## remove caches (keeps .venv)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .jetjobs build dist
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .jetjobs build dist
 
 .PHONY: help install lint format test test-tools test-helm test-unit bench demo dev clean

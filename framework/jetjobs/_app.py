@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
-from . import _results, telemetry, transport
+from . import telemetry, transport
+from ._canvas import Canvas
 from ._dead_letters import DeadLetters
 from ._hooks import Hooks
 from ._job import Job
+from ._link import Link
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
 from ._producer import Producer
+from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
 from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
 from ._wire import parse_iso
-from .errors import (
-    ConfigError,
-    JetjobsError,
-)
+from .errors import ConfigError
 from .scheduler import Schedules
+from .worker._steps import StepGuard
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
-from .workflow._canvas import Canvas
 from .workflow._client import Workflows
-from .workflow._guard import WorkflowGuard
 from .workflow._runs import RunStatus
 from .workflow._state import RunRecord
 
@@ -75,16 +73,15 @@ class App:
         self.tasks: dict[str, Task[..., Any]] = {}
         self.middleware: list[Middleware] = list(middleware)
         self.hooks: list[Hooks] = list(hooks)
-        self.known_streams: set[str] = set()
         self._queues: dict[str, QueueConfig] = {}
         for queue, cfg in (queues or {}).items():
             self.queue(queue, cfg)
-        self._conn: transport.Connection | None = None
-        self._status: transport.StatusStore | None = None
-        self._connect_lock = asyncio.Lock()
-        self.producer = Producer(self)
-        self.dead_letters = DeadLetters(self)
-        self.schedules = Schedules(self)
+        # The collaborators, each handed what it uses (see docs/architecture.md).
+        self.link = Link(name, self.settings)
+        self.results = Results(self.link)
+        self.producer = Producer(self.link, self.tasks, self.queue_config, self.results)
+        self.dead_letters = DeadLetters(self.link, self.producer.republish, self.results)
+        self.schedules = Schedules(self.link, self.tasks, self.queue_config, self.producer.send)
         self.workflows = Workflows(
             connection=self._connected,
             enqueue=self.producer.send,
@@ -240,17 +237,7 @@ class App:
 
     async def connect(self) -> None:
         """Connect to NATS and make sure the status bucket exists. Idempotent."""
-        async with self._connect_lock:
-            if self._conn is not None:
-                return
-            conn = await transport.connect(self.settings, name=self.name)
-            try:
-                await transport.ensure_status_bucket(conn, self.settings)
-            except BaseException:
-                await conn.close()
-                raise
-            self._conn = conn
-            self._status = transport.StatusStore(conn)
+        await self.link.connect()
 
     async def _connected(self) -> transport.Connection:
         await self.connect()
@@ -258,10 +245,7 @@ class App:
 
     async def close(self) -> None:
         """Flush buffered writes and close the connection."""
-        conn, self._conn, self._status = self._conn, None, None
-        self.known_streams.clear()
-        if conn is not None:
-            await conn.close()
+        await self.link.close()
 
     async def __aenter__(self) -> App:
         await self.connect()
@@ -274,15 +258,11 @@ class App:
 
     @property
     def connection(self) -> transport.Connection:
-        if self._conn is None:
-            raise JetjobsError(f"app {self.name!r} is not connected; use 'async with app:' or 'await app.connect()'")
-        return self._conn
+        return self.link.connection
 
     @property
     def status_store(self) -> transport.StatusStore:
-        if self._status is None:
-            raise JetjobsError(f"app {self.name!r} is not connected")
-        return self._status
+        return self.link.status_store
 
     async def provision(self, queues: Iterable[str] | None = None) -> list[str]:
         """Create or update the streams, consumers and buckets of ``queues`` (default: all known)."""
@@ -294,7 +274,7 @@ class App:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)
             await transport.ensure_queue(conn, queue, self.queue_config(queue), update=True)
-            self.known_streams.add(queue)
+            self.link.known_streams.add(queue)
         return names
 
     def check_queue_fits_tasks(self, queue: str) -> None:
@@ -372,7 +352,7 @@ class App:
         ``wait_s`` waits that long for a record to appear: the record of a job enqueued
         a moment ago is written without waiting for the server (``Job.status`` waits).
         """
-        return await _results.read_status(self, job_id, wait_s)
+        return await self.results.status(job_id, wait_s=wait_s)
 
     async def cancel(self, job_id: str, *, queue: str | None = None, wait_s: float = 0.0) -> bool:
         """Cancel a delayed job before it fires.
@@ -381,15 +361,15 @@ class App:
         (it already fired, ran or was cancelled). With ``queue`` no status record is
         needed (a job delayed longer than ``result_ttl_s`` has lost it).
         """
-        return await _results.cancel(self, job_id, queue, wait_s)
+        return await self.results.cancel(job_id, queue=queue, wait_s=wait_s)
 
     def job(self, job_id: str, task: str = "", queue: str = "") -> Job:
         """A handle on an existing job, e.g. one enqueued by another service."""
-        return Job(self, job_id, task, queue)
+        return Job(self.results, job_id, task, queue)
 
     async def result(self, job_id: str, *, timeout_s: float | None = None) -> Any:
         """Wait (KV watch, no polling) until the job is final; return its result or raise."""
-        return await _results.wait_result(self, job_id, timeout_s)
+        return await self.results.result(job_id, timeout_s=timeout_s)
 
     # -- workflows ----------------------------------------------------------------------
 
@@ -464,6 +444,12 @@ class App:
         """
         return await self.workflows.execute_canvas(canvas, run_id=run_id, input=input, name=name)
 
+    async def execute_definition(
+        self, definition: WorkflowDef, *, input: Any = None, run_id: str | None = None
+    ) -> WorkflowRun:
+        """Start a run of a definition built in code (not declared): a graph, a batch..."""
+        return await self.workflows.execute_definition(definition, input=input, run_id=run_id)
+
     async def workflow_run(self, run_id: str) -> WorkflowRun:
         """A handle on an existing run (e.g. started by another service)."""
         return await self.workflows.run(run_id)
@@ -474,7 +460,7 @@ class App:
         """Runs, newest first, optionally of one workflow and in one state."""
         return await self.workflows.runs(name=name, state=state, limit=limit)
 
-    async def workflow_guard(self) -> WorkflowGuard:
+    async def workflow_guard(self) -> StepGuard:
         """The worker's hook into the workflow engine (publishes this app's definitions)."""
         return await self.workflows.guard()
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import transport
+from ._job import Job, JobBackend
 from ._names import is_valid_job_id
 from ._status import JobState, StatusRecord
 from ._wire import (
@@ -28,8 +30,10 @@ from ._wire import (
 from .errors import JetjobsError, JobNotFound
 
 if TYPE_CHECKING:
-    from ._app import App
-    from ._job import Job
+    from ._link import Link
+
+Republish = Callable[[transport.Outbound, StatusRecord], Awaitable[transport.Published]]
+"""Publish an already-encoded job through the producer's interceptors (``Producer.republish``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +68,14 @@ class DeadLetters:
                 await app.dead_letters.replay(dead.seq)
     """
 
-    def __init__(self, app: App) -> None:
-        self._app = app
+    def __init__(self, link: Link, republish: Republish, jobs: JobBackend) -> None:
+        self._link = link
+        self._republish = republish
+        self._jobs = jobs
 
     @property
     def _store(self) -> transport.DeadLetterStore:
-        return transport.DeadLetterStore(self._app.connection)
+        return transport.DeadLetterStore(self._link.connection)
 
     async def list(self, queue: str | None = None, *, limit: int = 100, after_seq: int = 0) -> list[DeadLetterInfo]:
         """Dead letters in storage order, optionally of one queue."""
@@ -87,27 +93,25 @@ class DeadLetters:
     async def replay(self, seq: int, *, keep: bool = False) -> Job:
         """Publish the job again (same job id and headers, so its trace continues); then
         remove it from the DLQ unless ``keep``."""
-        from ._job import Job
-
         dead = await self.get(seq)
-        conn = self._app.connection
+        conn = self._link.connection
         parsed = conn.names.parse_subject(dead.original_subject)
         if parsed is None:
             raise JetjobsError(f"dead letter {seq} has no original job subject; cannot replay it")
         queue, _priority = parsed
         headers = replay_headers(dead.headers, msg_id=f"replay-{seq}-{dead.job_id}", replay_of=str(seq))
         out = transport.Outbound(queue=queue, subject=dead.original_subject, body=dead.body, headers=headers)
-        status = self._app.status_store
+        status = self._link.status_store
         revision = await status.revision(dead.job_id) if is_valid_job_id(dead.job_id) else -1
         record = StatusRecord(dead.job_id, dead.task, queue, _priority, dead.headers.get(H_ENQUEUED_AT))
         # Through the producer's interceptors: the replay shows in the job's original trace.
-        await self._app.producer.republish(out, record)
+        await self._republish(out, record)
         if revision >= 0:
             # Only if no worker wrote "running" or a result in the meantime.
             await status.update_nowait(dead.job_id, record.encode(JobState.QUEUED, updated_at=now_iso()), revision)
         if not keep:
             await self.delete(seq)
-        return Job(self._app, dead.job_id, dead.task, queue)
+        return Job(self._jobs, dead.job_id, dead.task, queue)
 
     def _info(self, stored: transport.StoredMessage) -> DeadLetterInfo:
         h = dict(stored.headers)

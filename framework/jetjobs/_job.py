@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ._app import App
     from ._status import JobInfo
+
+
+class JobBackend(Protocol):
+    """What a handle asks about its job (``Results`` answers; so does ``App``)."""
+
+    async def status(self, job_id: str, *, wait_s: float = ...) -> JobInfo: ...
+
+    async def result(self, job_id: str, *, timeout_s: float | None = ...) -> Any: ...
+
+    async def cancel(self, job_id: str, *, queue: str | None = ..., wait_s: float = ...) -> bool: ...
 
 
 class Job:
@@ -22,14 +31,14 @@ class Job:
         value = await job.result(timeout_s=10)
     """
 
-    __slots__ = ("_app", "_wait_s", "duplicate", "id", "queue", "task")
+    __slots__ = ("_backend", "_wait_s", "duplicate", "id", "queue", "task")
 
     def __init__(
-        self, app: App, job_id: str, task: str, queue: str, *, duplicate: bool = False, fresh: bool = False
+        self, backend: JobBackend, job_id: str, task: str, queue: str, *, duplicate: bool = False, wait_s: float = 0.0
     ) -> None:
-        self._app = app
+        self._backend = backend
         # A job this process just enqueued: its first status record may still be on its way.
-        self._wait_s = app.settings.request_timeout_s if fresh else 0.0
+        self._wait_s = wait_s
         self.id = job_id
         self.task = task
         self.queue = queue
@@ -44,12 +53,12 @@ class Job:
         Raises JobFailed (with the remote error type, message and traceback) if it
         failed or died, JobCancelled if cancelled, ResultTimeout after ``timeout_s``.
         """
-        return await self._app.result(self.id, timeout_s=timeout_s)
+        return await self._backend.result(self.id, timeout_s=timeout_s)
 
     async def cancel(self) -> bool:
         """Cancel this delayed job before it fires; False if it is no longer waiting."""
-        return await self._app.cancel(self.id, queue=self.queue or None, wait_s=self._wait_s)
+        return await self._backend.cancel(self.id, queue=self.queue or None, wait_s=self._wait_s)
 
     async def status(self) -> JobInfo:
         """The job's current status; raises JobNotFound if none is stored."""
-        return await self._app.status(self.id, wait_s=self._wait_s)
+        return await self._backend.status(self.id, wait_s=self._wait_s)

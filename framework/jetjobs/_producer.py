@@ -6,43 +6,30 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import transport
 from ._hooks import is_active
+from ._intercept import Outgoing, PublishInterceptor
+from ._job import Job, JobBackend
 from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._retry import LOST_DELIVERY_SLACK
+from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
 from ._wire import JobHeaders, encode_body, to_iso
 from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
 
 if TYPE_CHECKING:
-    from ._app import App
-    from ._job import Job
-    from ._task import JobRequest
+    from ._link import Link
+    from ._task import JobRequest, Task
 
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
 _HEADER_ROOM = 4096  # more than the headers of a job without metadata can take
 DELAYED_KEY = "~delayed"
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """A job about to be published; interceptors (tracing) may add headers."""
-
-    job_id: str
-    task: str
-    queue: str
-    priority: str
-    subject: str
-    headers: dict[str, str]
-
-
-PublishInterceptor = Callable[[Outgoing], contextlib.AbstractContextManager[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,17 +80,32 @@ class _Prepared:
 
 
 class Producer:
-    """Builds and publishes job messages for one App."""
+    """Builds and publishes job messages for one App.
 
-    def __init__(self, app: App) -> None:
-        self._app = app
+    It is handed what it uses: the link to NATS (connection, status store, streams
+    known to exist), the app's tasks, its queue settings and what the returned
+    ``Job`` handles ask.
+
+    Example::
+
+        producer = Producer(link, app.tasks, app.queue_config, results)
+        job = await producer.send(JobRequest("send_email", kwargs={"to": "a@example.com"}))
+    """
+
+    def __init__(
+        self, link: Link, tasks: Mapping[str, Task[..., Any]], queue_config: QueueLookup, jobs: JobBackend
+    ) -> None:
+        self._link = link
+        self._tasks = tasks
+        self._queue_config = queue_config
+        self._jobs = jobs
         self.interceptors: list[PublishInterceptor] = []
         self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
         self.on_published: list[Callable[[Job], None]] = []
 
     async def send(self, request: JobRequest) -> Job:
-        conn = self._app.connection
+        conn = self._link.connection
         now = datetime.now(UTC)
         prepared = self._prepare(request, conn, now, to_iso(now))
         # Once per queue and process: a publish to a missing stream is only detected
@@ -118,11 +120,11 @@ class Producer:
 
     async def _publish(self, out: transport.Outbound, stream_key: str) -> transport.Published:
         try:
-            return await transport.publish(self._app.connection, out)
+            return await transport.publish(self._link.connection, out)
         except transport.StreamMissing:
-            self._app.known_streams.discard(stream_key)
+            self._link.known_streams.discard(stream_key)
             await self._create_stream(stream_key)
-            return await transport.publish(self._app.connection, out)
+            return await transport.publish(self._link.connection, out)
 
     async def send_many(self, requests: Sequence[JobRequest]) -> list[Job]:
         """Publish all, with acknowledgements in flight together; raise the first error after.
@@ -130,7 +132,7 @@ class Producer:
         Every job that was stored is still returned through ``JetjobsError.jobs``
         when some fail, so a caller can retry only the rest.
         """
-        conn = self._app.connection
+        conn = self._link.connection
         now = datetime.now(UTC)  # one enqueue time for the batch
         enqueued_at = to_iso(now)
         prepared = [self._prepare(r, conn, now, enqueued_at) for r in requests]
@@ -201,23 +203,22 @@ class Producer:
         return route
 
     def _new_route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
-        app = self._app
-        task = app.tasks.get(task_name)
+        task = self._tasks.get(task_name)
         if task is not None:
             queue, priority, version = queue or task.spec.queue, priority or task.spec.priority, task.spec.version
         elif queue:
             priority, version = priority or "normal", None
         else:
             raise UnknownTask(
-                f"task {task_name!r} is not registered in app {app.name!r}; "
+                f"task {task_name!r} is not registered in app {self._link.name!r}; "
                 "pass queue=... to enqueue a task of another service by name"
             )
         check_queue_name(queue)
         checked = check_priority(priority)
-        cfg = app.queue_config(queue)
+        cfg = self._queue_config(queue)
         if checked not in cfg.priorities:
             raise ConfigError(f"queue {queue!r} has no {priority!r} priority")
-        names = self._app.connection.names
+        names = self._link.connection.names
         return _Route(
             queue,
             checked,
@@ -228,7 +229,7 @@ class Producer:
         )
 
     def _arguments(self, request: JobRequest) -> tuple[list[Any], dict[str, Any]]:
-        task = self._app.tasks.get(request.task)
+        task = self._tasks.get(request.task)
         if task is None or request.encoded:
             return list(request.args), dict(request.kwargs)
         return task.signature.encode_call(tuple(request.args), request.kwargs)
@@ -237,7 +238,7 @@ class Producer:
         try:
             return encode_body(args, kwargs)
         except InvalidPayload:
-            task = self._app.tasks.get(task_name)
+            task = self._tasks.get(task_name)
             if task is None:
                 raise
             # The fast check let through a value JSON cannot carry (e.g. a date in a dict):
@@ -266,28 +267,33 @@ class Producer:
             yield transport.Outbound(queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers)
 
     async def _after_publish(self, prepared: _Prepared, published: transport.Published) -> Job:
-        from ._job import Job
-
         record = prepared.record
         if not published.duplicate:
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
-            await self._app.status_store.create_nowait(record.id, data)
-        job = Job(self._app, record.id, record.task, record.queue, duplicate=published.duplicate, fresh=True)
+            await self._link.status_store.create_nowait(record.id, data)
+        job = Job(
+            self._jobs,
+            record.id,
+            record.task,
+            record.queue,
+            duplicate=published.duplicate,
+            wait_s=self._link.settings.request_timeout_s,
+        )
         for listener in self.on_published:
             listener(job)
         return job
 
     async def _create_stream(self, key: str) -> None:
-        conn = self._app.connection
-        if key in self._app.known_streams:
+        conn = self._link.connection
+        if key in self._link.known_streams:
             return
         if key == DELAYED_KEY:
             await transport.ensure_delayed_stream(conn)
         else:
-            await transport.ensure_stream_exists(conn, key, self._app.queue_config(key))
-        self._app.known_streams.add(key)
+            await transport.ensure_stream_exists(conn, key, self._queue_config(key))
+        self._link.known_streams.add(key)
 
 
 def due_time(delay_s: float | None, eta: datetime | None, now: datetime) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Reading job status, waiting for results and cancelling delayed jobs (the App's job-handle side)."""
+"""Reading job status, waiting for results and cancelling delayed jobs (what a ``Job`` handle asks)."""
 
 from __future__ import annotations
 
@@ -13,38 +13,78 @@ from ._wire import now_iso
 from .errors import JetjobsError, JobCancelled, JobFailed, JobNotFound, ResultTimeout
 
 if TYPE_CHECKING:
-    from ._app import App
+    from ._link import Link
 
 
-async def read_status(app: App, job_id: str, wait_s: float = 0.0) -> JobInfo:
-    data = await app.status_store.get(job_id)
-    if data is None and wait_s > 0:
-        data = await _first_record(app, job_id, wait_s)
-    if data is None:
-        raise JobNotFound(f"no status for job {job_id!r} (never enqueued, or older than result_ttl_s)")
-    return decode_status(data)
+class Results:
+    """Status, results and cancellation of jobs, through the app's link to NATS.
 
+    Example::
 
-async def _first_record(app: App, job_id: str, wait_s: float) -> bytes | None:
-    try:
-        async with asyncio.timeout(wait_s), contextlib.aclosing(app.status_store.watch(job_id)) as updates:
-            async for data in updates:
-                return data
-    except TimeoutError:
-        pass
-    return None
+        results = Results(link)
+        info = await results.status("order-42")
+        value = await results.result("order-42", timeout_s=10)
+    """
 
+    def __init__(self, link: Link) -> None:
+        self._link = link
 
-async def wait_result(app: App, job_id: str, timeout_s: float | None) -> Any:
-    try:
-        async with asyncio.timeout(timeout_s), contextlib.aclosing(app.status_store.watch(job_id)) as updates:
-            async for data in updates:
-                info = decode_status(data)
-                if info.state.is_final:
-                    return final_value(info)
-    except TimeoutError:
-        raise ResultTimeout(f"job {job_id} did not finish within {timeout_s:g}s") from None
-    raise JetjobsError(f"status watch of job {job_id} ended")  # pragma: no cover - watch never ends
+    async def status(self, job_id: str, *, wait_s: float = 0.0) -> JobInfo:
+        data = await self._link.status_store.get(job_id)
+        if data is None and wait_s > 0:
+            data = await self._first_record(job_id, wait_s)
+        if data is None:
+            raise JobNotFound(f"no status for job {job_id!r} (never enqueued, or older than result_ttl_s)")
+        return decode_status(data)
+
+    async def _first_record(self, job_id: str, wait_s: float) -> bytes | None:
+        try:
+            async with (
+                asyncio.timeout(wait_s),
+                contextlib.aclosing(self._link.status_store.watch(job_id)) as updates,
+            ):
+                async for data in updates:
+                    return data
+        except TimeoutError:
+            pass
+        return None
+
+    async def result(self, job_id: str, *, timeout_s: float | None = None) -> Any:
+        try:
+            async with (
+                asyncio.timeout(timeout_s),
+                contextlib.aclosing(self._link.status_store.watch(job_id)) as updates,
+            ):
+                async for data in updates:
+                    info = decode_status(data)
+                    if info.state.is_final:
+                        return final_value(info)
+        except TimeoutError:
+            raise ResultTimeout(f"job {job_id} did not finish within {timeout_s:g}s") from None
+        raise JetjobsError(f"status watch of job {job_id} ended")  # pragma: no cover - watch never ends
+
+    async def cancel(self, job_id: str, *, queue: str | None = None, wait_s: float = 0.0) -> bool:
+        info: JobInfo | None = None
+        if queue is None:
+            info = await self.status(job_id, wait_s=wait_s)
+            if info.state is not JobState.SCHEDULED:
+                return False
+            queue = info.queue
+        if not await transport.cancel_delayed(self._link.connection, queue, job_id):
+            return False
+        status = self._link.status_store
+        entry = await status.kv.get(job_id)
+        if entry is not None and entry.value is not None:
+            info = decode_status(entry.value)
+        if info is not None:
+            record = StatusRecord(info.id, info.task, info.queue, info.priority, info.enqueued_at)
+            error = ErrorInfo("jetjobs.errors.Cancel", "cancelled before it was due")
+            now = now_iso()
+            data = record.encode(
+                JobState.CANCELLED, updated_at=now, finished_at=now, scheduled_for=info.scheduled_for, error=error
+            )
+            await status.put(job_id, data)
+        return True
 
 
 def final_value(info: JobInfo) -> Any:
@@ -60,26 +100,3 @@ def final_value(info: JobInfo) -> Any:
         error.message if error else "",
         error.traceback if error else "",
     )
-
-
-async def cancel(app: App, job_id: str, queue: str | None, wait_s: float) -> bool:
-    info: JobInfo | None = None
-    if queue is None:
-        info = await read_status(app, job_id, wait_s)
-        if info.state is not JobState.SCHEDULED:
-            return False
-        queue = info.queue
-    if not await transport.cancel_delayed(app.connection, queue, job_id):
-        return False
-    entry = await app.status_store.kv.get(job_id)
-    if entry is not None and entry.value is not None:
-        info = decode_status(entry.value)
-    if info is not None:
-        record = StatusRecord(info.id, info.task, info.queue, info.priority, info.enqueued_at)
-        error = ErrorInfo("jetjobs.errors.Cancel", "cancelled before it was due")
-        now = now_iso()
-        data = record.encode(
-            JobState.CANCELLED, updated_at=now, finished_at=now, scheduled_for=info.scheduled_for, error=error
-        )
-        await app.status_store.put(job_id, data)
-    return True

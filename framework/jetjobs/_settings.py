@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,6 +73,10 @@ class QueueConfig(BaseModel):
 
     def ordered_priorities(self) -> tuple[Priority, ...]:
         return tuple(p for p in PRIORITIES if p in self.priorities)
+
+
+QueueLookup = Callable[[str], QueueConfig]
+"""The effective settings of a queue by name (``App.queue_config``): what collaborators are handed."""
 
 
 class _QueueOverrideBase(BaseModel):

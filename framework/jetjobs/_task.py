@@ -5,22 +5,22 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar
 
+from ._canvas import Signature as CanvasSignature
+from ._canvas import signature
+from ._job import Job
 from ._names import Priority, check_priority, check_queue_name
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from ._app import App
     from ._hooks import Hooks
-    from ._job import Job
     from ._middleware import Middleware
-    from .workflow._canvas import Signature as CanvasSignature
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,6 +96,16 @@ class JobRequest:
     encoded: bool = False  # args already validated and JSON-ready
 
 
+Enqueue = Callable[[JobRequest], Awaitable[Job]]
+"""Enqueue one job (``App.enqueue_request``, ``Producer.send``): what collaborators that enqueue are handed."""
+
+
+class TaskOwner(Protocol):
+    """What a task uses of the app that registered it (``App`` is one): enqueueing its jobs."""
+
+    async def enqueue_request(self, request: JobRequest) -> Job: ...
+
+
 class Task(Generic[P, R]):
     """A function registered with ``@app.task``.
 
@@ -110,7 +120,7 @@ class Task(Generic[P, R]):
 
     def __init__(
         self,
-        app: App,
+        app: TaskOwner,
         fn: Callable[P, R],
         spec: TaskSpec,
         middleware: tuple[Middleware, ...] = (),
@@ -150,13 +160,11 @@ class Task(Generic[P, R]):
 
             run = await app.enqueue(chain(fetch.s(url), parse.s(), store.s(table="pages")))
         """
-        from .workflow._canvas import signature
 
         return signature(self, *args, **kwargs)
 
     def si(self, *args: Any, **kwargs: Any) -> CanvasSignature:
         """An immutable signature: it ignores the previous step's output."""
-        from .workflow._canvas import signature
 
         return signature(self, *args, immutable=True, **kwargs)
 
@@ -187,7 +195,7 @@ def task_kind(fn: Callable[..., Any], cpu_bound: bool) -> TaskKind:
 
 
 def make_task(
-    app: App,
+    app: TaskOwner,
     fn: Callable[..., Any],
     *,
     name: str | None = None,

@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import transport
 from .._retry import LOST_DELIVERY_SLACK
-from .._task import EnqueueOptions, JobRequest
+from .._settings import QueueLookup
+from .._task import Enqueue, EnqueueOptions, JobRequest, Task
 from .._wire import parse_iso, to_iso
 from ..errors import ConfigError, InvalidPayload, JetjobsError, JobNotFound
 from ._fire import next_fire
 from ._spec import ScheduleDefinition, build_definition
 
 if TYPE_CHECKING:
-    from .._app import App
     from .._job import Job
+    from .._link import Link
 
 DEF = "def."
 STATE = "state."
@@ -53,8 +54,13 @@ class Schedules:
                 print(info.definition.name, info.next_fire)
     """
 
-    def __init__(self, app: App) -> None:
-        self._app = app
+    def __init__(
+        self, link: Link, tasks: Mapping[str, Task[..., Any]], queue_config: QueueLookup, enqueue: Enqueue
+    ) -> None:
+        self._link = link  # the bucket; the app's name owns its code schedules
+        self._tasks = tasks
+        self._queue_config = queue_config
+        self._enqueue = enqueue
         self.code: dict[str, ScheduleDefinition] = {}
 
     # -- declarations in code --------------------------------------------------------
@@ -65,14 +71,14 @@ class Schedules:
         """Validate and keep a code schedule (raises ConfigError now, not at fire time)."""
         schedule_name = name or task
         if schedule_name in self.code:
-            raise ConfigError(f"schedule {schedule_name!r} is declared twice in app {self._app.name!r}")
-        definition = self.build(schedule_name, task, args=list(args), source="code", owner=self._app.name, **fields)
+            raise ConfigError(f"schedule {schedule_name!r} is declared twice in app {self._link.name!r}")
+        definition = self.build(schedule_name, task, args=list(args), source="code", owner=self._link.name, **fields)
         self.code[schedule_name] = definition
         return definition
 
     def build(self, name: str, task: str, **fields: Any) -> ScheduleDefinition:
         """A validated definition; the queue and arguments are checked against the task if known."""
-        registered = self._app.tasks.get(task)
+        registered = self._tasks.get(task)
         fields["kwargs"] = dict(fields.get("kwargs") or {})
         fields["args"] = list(fields.get("args") or [])
         if registered is not None:
@@ -94,7 +100,7 @@ class Schedules:
 
     def _check_fits_queue(self, name: str, fields: dict[str, Any]) -> None:
         """A priority or max_retries the queue cannot take fails now, not at every fire."""
-        queue = self._app.queue_config(str(fields["queue"]))
+        queue = self._queue_config(str(fields["queue"]))
         priority = fields.get("priority")
         if priority is not None and priority not in queue.priorities:
             raise ConfigError(f"schedule {name!r}: queue {fields['queue']!r} has no {priority!r} priority")
@@ -121,9 +127,10 @@ class Schedules:
     # -- the bucket ----------------------------------------------------------------
 
     async def bucket(self) -> transport.KeyValueStore:
-        conn = self._app.connection
+        conn = self._link.connection
         store = transport.KeyValueStore(conn, conn.names.schedules_bucket)
-        await store.ensure(description="jetjobs schedules and their state", replicas=self._app.settings.status_replicas)
+        replicas = self._link.settings.status_replicas
+        await store.ensure(description="jetjobs schedules and their state", replicas=replicas)
         return store
 
     async def publish_code(self) -> None:
@@ -133,7 +140,7 @@ class Schedules:
         stored = {d.name: d for d in await self._definitions(store)}
         for name, definition in self.code.items():
             current = stored.get(name)
-            if current is not None and current.source == "code" and current.owner != self._app.name:
+            if current is not None and current.source == "code" and current.owner != self._link.name:
                 raise ConfigError(
                     f"schedule {name!r} is declared by app {current.owner!r} too; give one of them another name "
                     "(or remove the stale one with: jetjobs schedules remove --force)"
@@ -142,7 +149,7 @@ class Schedules:
             if current != wanted:
                 await store.put(DEF + name, wanted.model_dump_json().encode())
         for name, current in stored.items():
-            if current.source == "code" and current.owner == self._app.name and name not in self.code:
+            if current.source == "code" and current.owner == self._link.name and name not in self.code:
                 await store.delete(DEF + name)
 
     async def list(self) -> list[ScheduleInfo]:
@@ -198,7 +205,7 @@ class Schedules:
         """Enqueue one job of the schedule right away (besides its regular fires)."""
         definition = await self.get(name)
         stamp = round(datetime.now(UTC).timestamp() * 1000)
-        return await self._app.enqueue_request(fire_request(definition, f"{name}-manual-{stamp}", None))
+        return await self._enqueue(fire_request(definition, f"{name}-manual-{stamp}", None))
 
     async def state(self, store: transport.KeyValueStore, name: str) -> dict[str, Any]:
         entry = await store.get(STATE + name)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import transport
 from .._status import decode_status
@@ -22,15 +22,37 @@ from .._wire import parse_iso, to_iso
 from ..errors import JetjobsError
 from ..telemetry import ServiceRuntime, metrics
 from ._fire import fire_job_id, jitter_offset, next_fire, previous_fires, to_publish
-from ._registry import DEF, STATE, fire_request
+from ._registry import DEF, STATE, Schedules, fire_request
 from ._spec import ScheduleDefinition
 
 if TYPE_CHECKING:
-    from .._app import App
+    from .._job import Job
+    from .._link import Link
+    from .._settings import Settings
+    from .._task import JobRequest, Task
 
 log = logging.getLogger("jetjobs.scheduler")
 
 _IDLE_WAKE_S = 30.0
+
+
+class SchedulerApp(Protocol):
+    """What the scheduler service uses of the app it runs (``App`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def tasks(self) -> Mapping[str, Task[..., Any]]: ...
+    @property
+    def link(self) -> Link: ...
+    @property
+    def schedules(self) -> Schedules: ...
+
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+    async def enqueue_request(self, request: JobRequest) -> Job: ...
 
 
 class Scheduler:
@@ -43,7 +65,7 @@ class Scheduler:
     """
 
     def __init__(
-        self, app: App, *, metrics_port: int | None = None, serve_http: bool = True, close_app: bool = True
+        self, app: SchedulerApp, *, metrics_port: int | None = None, serve_http: bool = True, close_app: bool = True
     ) -> None:
         self.app = app
         self._close_app = close_app
@@ -63,8 +85,7 @@ class Scheduler:
 
     @property
     def ready(self) -> bool:
-        conn = self.app._conn
-        return bool(conn and conn.connected and self.started.is_set())
+        return bool(self.app.link.connected and self.started.is_set())
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -119,7 +140,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # e.g. the server restarted under the watch
-                if self.app._conn is None or self.app._conn.nc.is_closed:
+                if self.app.link.closed:
                     return  # the connection was closed for good: we are stopping
                 log.warning("schedules watch failed (%s); watching again", exc)
                 await asyncio.sleep(1)
@@ -207,7 +228,7 @@ class Scheduler:
         job_id = self._last_job.get(name)
         if job_id is None:
             return False
-        data = await self.app.status_store.get(job_id)
+        data = await self.app.link.status_store.get(job_id)
         return data is not None and not decode_status(data).state.is_final
 
     async def _record(self, name: str, fire: datetime, upcoming: datetime) -> None:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import CodeType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._http import HealthServer
 from ._watchdog import LoopWatchdog
 
 if TYPE_CHECKING:
-    from .._app import App
+    from .._settings import Settings
+    from .._task import Task
 
 log = logging.getLogger("jetjobs.telemetry")
+
+
+class RuntimeApp(Protocol):
+    """What a service runtime reads of its app: the tasks (to name a blocking one) and the settings."""
+
+    @property
+    def tasks(self) -> Mapping[str, Task[..., Any]]: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 class ServiceRuntime:
@@ -25,7 +35,7 @@ class ServiceRuntime:
         await runtime.start()
     """
 
-    def __init__(self, app: App, *, port: int | None, ready: Callable[[], bool]) -> None:
+    def __init__(self, app: RuntimeApp, *, port: int | None, ready: Callable[[], bool]) -> None:
         self._app = app
         self.watchdog = LoopWatchdog(self._task_codes)
         self.http = (

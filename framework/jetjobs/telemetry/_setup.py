@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -14,16 +15,33 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from .._hooks import Hooks
+from .._intercept import PublishInterceptor
 from .._job import Job
 from .._logging import add_field_source
+from .._middleware import Middleware
 from . import _metrics
 from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
 from ._tracing import TracingHooks, TracingMiddleware, log_fields, trace_publish
 
-if TYPE_CHECKING:
-    from .._app import App
-
 log = logging.getLogger("jetjobs.telemetry")
+
+
+class PublishHooks(Protocol):
+    """The producer's extension points (``Producer`` has them)."""
+
+    interceptors: list[PublishInterceptor]
+    on_published: list[Callable[[Job], None]]
+
+
+class Instrumentable(Protocol):
+    """What ``instrument`` extends: the app's middleware, hooks and producer (``App`` is one)."""
+
+    middleware: list[Middleware]
+    hooks: list[Hooks]
+
+    @property
+    def producer(self) -> PublishHooks: ...
 
 
 def count_enqueued(job: Job) -> None:
@@ -31,7 +49,7 @@ def count_enqueued(job: Job) -> None:
         _metrics.enqueued.inc((job.task, job.queue))
 
 
-def instrument(app: App) -> None:
+def instrument(app: Instrumentable) -> None:
     """Add the built-in tracing, metrics and logging to ``app`` (done by ``App()`` itself)."""
     # Tracing is outermost, so the metrics middleware and the task run inside the span.
     app.middleware[:0] = [TracingMiddleware(), MetricsMiddleware()]

@@ -24,9 +24,9 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .._context import JobContext
 from .._hooks import Hooks
+from .._intercept import Outgoing
 from .._middleware import CallNext
 from .._outcome import ErrorInfo
-from .._producer import Outgoing
 from .._wire import H_REPLAY_OF, H_WORKFLOW_RUN
 
 _TRACER = "jetjobs"

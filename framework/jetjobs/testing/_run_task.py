@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
+from .._app import App
 from .._names import Priority
 from .._outcome import Outcome
 from .._task import Task
@@ -97,9 +98,12 @@ async def run_job(
     ).to_headers()
     level: Priority = priority or task.spec.priority
     delivery = MemoryDelivery(f"jobs.{task.spec.queue}.{level}", encode_body(wire_args, wire_kwargs), headers, attempt)
+    app = task.app
+    if not isinstance(app, App):  # the executor runs the app's middleware and hooks around the task
+        raise ConfigError(f"run_task needs a task registered with an App, not with {app!r}")
     processes = ProcessPool(1)
     with ThreadPoolExecutor(max_workers=4) as threads:
-        executor = Executor(task.app, threads=threads, processes=processes, unknown_task_retries=0)
+        executor = Executor(app, threads=threads, processes=processes, unknown_task_retries=0)
         try:
             prepared = executor.prepare(cast(Delivery, delivery), task.spec.queue, level)
             if not isinstance(prepared, Prepared):

@@ -16,14 +16,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
 
+from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
 from ..errors import JetjobsError
-
-if TYPE_CHECKING:
-    from ._connection import Connection
+from ._protocol import DirectSubscriptions
 
 _SWEEP_S = 1.0
 
@@ -46,8 +44,12 @@ AfterAck = Callable[["PublishFailed | None"], Awaitable[None]]
 class AckedPublisher:
     """``await publish(...)`` returns once the stream stored the message (or raises PublishFailed)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, nc: Client, direct: DirectSubscriptions, *, timeout_s: float) -> None:
+        # The client and its direct subscriptions, not the Connection that owns this
+        # publisher: the Connection builds it, so it must not import the Connection back.
+        self._nc = nc
+        self._direct = direct
+        self._timeout_s = timeout_s
         self._prefix = ""
         self._tokens = itertools.count()
         self._waiting: dict[str, tuple[float, asyncio.Future[bytes] | AfterAck]] = {}
@@ -57,8 +59,8 @@ class AckedPublisher:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._prefix = self._conn.new_inbox() + "."
-        self._sub = await self._conn.direct.subscribe(self._prefix + "*", self._on_reply)
+        self._prefix = self._nc.new_inbox() + "."
+        self._sub = await self._direct.subscribe(self._prefix + "*", self._on_reply)
         self._sweeper = asyncio.create_task(self._sweep(), name="jetjobs-ack-sweeper")
 
     async def stop(self) -> None:
@@ -113,7 +115,7 @@ class AckedPublisher:
         token = str(next(self._tokens))
         self._waiting[token] = (time.monotonic(), waiter)
         try:
-            await self._conn.nc.publish(subject, data, reply=self._prefix + token, headers=dict(headers or {}) or None)
+            await self._nc.publish(subject, data, reply=self._prefix + token, headers=dict(headers or {}) or None)
         except BaseException:
             self._waiting.pop(token, None)
             raise
@@ -151,7 +153,7 @@ class AckedPublisher:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(_SWEEP_S)
-            expired = time.monotonic() - self._conn.settings.request_timeout_s
+            expired = time.monotonic() - self._timeout_s
             for token, (sent, waiter) in list(self._waiting.items()):
                 if sent < expired:
                     del self._waiting[token]

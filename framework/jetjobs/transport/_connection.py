@@ -73,11 +73,16 @@ class Connection:
         self.js: JetStreamContext = nc.jetstream(timeout=settings.request_timeout_s)
         self._on_disconnect: list[Listener] = []
         self._on_reconnect: list[Listener] = []
-        self.acks = AckedPublisher(self)
+        self.acks = AckedPublisher(nc, self.direct, timeout_s=settings.request_timeout_s)
 
     @property
     def connected(self) -> bool:
         return bool(self.nc.is_connected)
+
+    @property
+    def closed(self) -> bool:
+        """Closed for good (a connection that is reconnecting is not closed)."""
+        return bool(self.nc.is_closed)
 
     @property
     def max_payload(self) -> int:

@@ -28,8 +28,8 @@ from ..errors import InvalidPayload, JobTimeout, UnknownTask
 from ..transport import Delivery
 
 if TYPE_CHECKING:
-    from .._app import App
     from .._task import Task
+    from ._host import ExecutorApp
     from ._procpool import ProcessPool
 
 log = logging.getLogger("jetjobs.worker")
@@ -52,7 +52,7 @@ class Prepared:
 class Executor:
     def __init__(
         self,
-        app: App,
+        app: ExecutorApp,
         *,
         threads: ThreadPoolExecutor,
         processes: ProcessPool,

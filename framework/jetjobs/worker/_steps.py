@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
+from .._context import JobContext
 from .._outcome import Outcome
 from ..transport import Delivery
 
-if TYPE_CHECKING:
-    from ._executor import Prepared
-
 Proceed = Literal["run", "skip"]
+
+
+class Prepared(Protocol):
+    """What the guard reads of a prepared job (``_executor.Prepared``)."""
+
+    @property
+    def delivery(self) -> Delivery: ...
+    @property
+    def ctx(self) -> JobContext: ...
 
 
 class StepGuard(Protocol):

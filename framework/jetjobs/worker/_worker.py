@@ -31,7 +31,7 @@ from ._settler import Settler, worker_id
 from ._steps import StepGuard
 
 if TYPE_CHECKING:
-    from .._app import App
+    from ._host import WorkerApp
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -49,7 +49,7 @@ class Worker:
 
     def __init__(
         self,
-        app: App,
+        app: WorkerApp,
         *,
         queues: Sequence[str] | None = None,
         concurrency: int | None = None,
@@ -90,8 +90,7 @@ class Worker:
     @property
     def ready(self) -> bool:
         """Connected, and every queue's consumers are bound."""
-        conn = self.app._conn
-        return bool(conn and conn.connected and self.fetchers and all(f.bound for f in self.fetchers.values()))
+        return bool(self.app.link.connected and self.fetchers and all(f.bound for f in self.fetchers.values()))
 
     def capacity(self, queue: str) -> int:
         return self.concurrency or self.app.queue_config(queue).concurrency

@@ -20,8 +20,9 @@ Example::
 
 from __future__ import annotations
 
+from .._canvas import Canvas, Chain, Group, Signature, chain, chord, group, signature
 from ._builder import Step, Workflow
-from ._canvas import Canvas, Chain, Compiled, Group, Signature, chain, chord, compile_canvas, group, signature
+from ._canvas import Compiled, compile_canvas
 from ._errors import TemplateError, WorkflowDefinitionError
 from ._log import RunEvent
 from ._model import OnFailure, StepDef, StepRetry, TriggerRule, WorkflowDef

@@ -15,12 +15,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from .._canvas import Canvas
 from .._settings import Settings
 from .._task import Task
 from ..errors import WorkflowNotFound
 from ..transport import Connection, WorkflowTransport, cancel_delayed
 from ._builder import Step, Workflow
-from ._canvas import Canvas, compile_canvas
+from ._canvas import compile_canvas
 from ._engine import Engine, Enqueue
 from ._errors import WorkflowDefinitionError
 from ._frozen import FrozenMap

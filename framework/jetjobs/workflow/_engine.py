@@ -449,6 +449,7 @@ class Engine:
                     await self._complete_parent(at.record, defn)  # a replay: the parent may not know yet
                 if at.record.state == RunState.COMPENSATING and event == "step_failed" and at.record.compensation:
                     # A replay after a crash between "compensating" and its first enqueue: repair it.
+                    await self._log_compensating(at.record)
                     await self.trigger(at.record, defn, _compensation_step(at.record.compensation[0]))
                 return None
             record = _outcome_record(at.record, new_state, event, step, error, order)
@@ -460,9 +461,7 @@ class Engine:
     async def _after_transition(self, before: MetaAt, record: RunRecord, defn: WorkflowDef) -> None:
         run_id = record.run_id
         if record.state == RunState.COMPENSATING:
-            await self.events.emit(
-                run_id, "compensating", message=f"compensating {', '.join(record.compensation)} ({record.cause})"
-            )
+            await self._log_compensating(record)
             fault("compensate.after_state")
             await self.store.t.broadcast_cancel(run_id)
             await self.trigger(record, defn, _compensation_step(record.compensation[0]))
@@ -532,6 +531,10 @@ class Engine:
                 record = StepRecord.decode(data)
                 if record.child_run and not record.state.terminal:
                     await self.finish(record.child_run, "cancel")
+
+    async def _log_compensating(self, record: RunRecord) -> None:
+        message = f"compensating {', '.join(record.compensation)} ({record.cause})"
+        await self.events.emit(record.run_id, "compensating", message=message)
 
     async def _cleanup(self, record: RunRecord) -> None:
         if record.timeout_job is not None:

@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import difflib
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ._errors import WorkflowDefinitionError
 from ._names import check_step_name, compensation_name
 from ._template import iter_refs
 
-if TYPE_CHECKING:
-    from ._model import StepDef, WorkflowDef
+
+class StepDef(Protocol):
+    """What the graph reads of a step (``_model.StepDef``; a Protocol, so _model can import this)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
+    @property
+    def args(self) -> Any: ...
+    @property
+    def input(self) -> Any: ...
+
+
+class WorkflowDef(Protocol):
+    """What validation reads of a definition (``_model.WorkflowDef``)."""
+
+    @property
+    def steps(self) -> Sequence[StepDef]: ...
+    @property
+    def compensate(self) -> Mapping[str, StepDef]: ...
+    @property
+    def on_failure(self) -> str | None: ...
 
 
 class Graph:

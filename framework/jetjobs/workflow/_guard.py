@@ -7,7 +7,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded
 from .._wire import H_TASK
@@ -18,14 +18,15 @@ from ._state import StepError
 from ._subrun import SUBRUN_KEY, SUBRUN_MARKER
 
 if TYPE_CHECKING:
-    import nats.aio.subscription
-
-    from ..worker._executor import Prepared
-    from ..worker._steps import Proceed
+    from ..worker._steps import Prepared, Proceed
 
 log = logging.getLogger("jetjobs.workflow")
 
 _REMEMBER_CANCELLED = 10_000
+
+
+class Unsubscribe(Protocol):
+    async def unsubscribe(self, limit: int = 0) -> None: ...
 
 
 class WorkflowGuard:
@@ -36,7 +37,7 @@ class WorkflowGuard:
         self._t = transport
         self._running: dict[str, set[asyncio.Task[Outcome]]] = {}
         self._cancelled: OrderedDict[str, None] = OrderedDict()
-        self._sub: nats.aio.subscription.Subscription | None = None
+        self._sub: Unsubscribe | None = None
 
     async def start(self) -> None:
         await self._t.ensure()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, get_args
 
+from .._canvas import TriggerRule
 from .._names import Priority, check_priority, check_queue_name
 from ..errors import ConfigError
 from ._errors import TemplateError, WorkflowDefinitionError
@@ -34,7 +35,6 @@ from ._template import iter_refs
 
 __all__ = ["OnFailure", "StepDef", "StepRetry", "TriggerRule", "WorkflowDef"]
 
-TriggerRule = Literal["all_success", "all_done", "one_success"]
 TRIGGER_RULES: tuple[str, ...] = get_args(TriggerRule)
 OnFailure = Literal["compensate", "fail"]
 ON_FAILURE: tuple[str, ...] = get_args(OnFailure)
@@ -262,12 +262,16 @@ class WorkflowDef:
 
     def step(self, name: str) -> StepDef:
         """The step called ``name``, a compensation step (``compensate-<step>``) included."""
-        found = self._graph.steps.get(name)
+        found = self._steps_by_name.get(name)
         if found is None:
             found = next((s for s in self.compensate.values() if s.name == name), None)
         if found is None:
             raise KeyError(f"workflow {self.name!r} v{self.version} has no step {name!r}")
         return found
+
+    @cached_property
+    def _steps_by_name(self) -> dict[str, StepDef]:
+        return {s.name: s for s in self.steps}
 
     def compensation_for(self, name: str) -> StepDef | None:
         """The step that undoes step ``name``, if one is declared."""

@@ -9,17 +9,28 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .._canvas import Canvas, Signature, chain, group, signature
 from ..errors import JetjobsError, WorkflowFailed
-from ._canvas import Canvas, Signature, chain, group, signature
 from ._errors import WorkflowDefinitionError
 from ._model import StepDef, WorkflowDef
 
 if TYPE_CHECKING:
-    from .._app import App
     from .._task import Task
     from ._runs import WorkflowRun
+
+
+class App(Protocol):
+    """What the patterns use of an App: starting canvases and definitions."""
+
+    async def execute_canvas(
+        self, canvas: Canvas, *, run_id: str | None = None, input: Any = None, name: str | None = None
+    ) -> WorkflowRun: ...
+
+    async def execute_definition(
+        self, definition: WorkflowDef, *, input: Any = None, run_id: str | None = None
+    ) -> WorkflowRun: ...
 
 
 class MemberFailed(JetjobsError):
@@ -151,7 +162,7 @@ class TaskGraph:
             "a": {label: list(sig.args) for label, sig in self._tasks.items() if sig.args},
             "k": {label: dict(sig.kwargs) for label, sig in self._tasks.items() if sig.kwargs},
         }
-        run = await self._app.workflows.execute_definition(self.definition(), input=values)
+        run = await self._app.execute_definition(self.definition(), input=values)
         try:
             return dict(await run.result(timeout_s=timeout_s))
         except WorkflowFailed as failed:
@@ -238,7 +249,7 @@ class BatchTask:
         if not items:
             return []
         chunks = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
-        run = await self._app.workflows.execute_definition(
+        run = await self._app.execute_definition(
             self.definition(math.ceil(len(items) / self.batch_size)), input={"chunks": chunks}
         )
         try:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._canvas import Canvas
 from .._context import current_job
 from .._wire import H_WORKFLOW_RUN
 from ..errors import JetjobsError
-from ._canvas import Canvas, compile_canvas
+from ._canvas import compile_canvas
 from ._model import WorkflowDef
 
 SUBRUN_KEY = "$jetjobs_subrun"
