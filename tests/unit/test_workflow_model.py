@@ -289,3 +289,39 @@ def test_docstring_examples_hold(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"jetjobs.workflow.{module}"))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+class TransientError(Exception):
+    pass
+
+
+class GatewayTimeout(TransientError):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("retry_on", "error", "expected"),
+    [
+        ((), ValueError("x"), True),
+        (("TransientError",), TransientError(), True),
+        (("TransientError",), GatewayTimeout(), True),  # a subclass matches through its base
+        (("GatewayTimeout",), TransientError(), False),
+        (("TransientError",), ValueError(), False),
+        ((f"{__name__}.TransientError",), GatewayTimeout(), True),
+        (("other.module.TransientError",), GatewayTimeout(), False),
+        (("ValueError", "KeyError"), KeyError("k"), True),
+        (("LookupError",), KeyError("k"), True),
+        (("Exception",), GatewayTimeout(), True),
+    ],
+)
+def test_retry_on_matches_the_error_class_or_a_base_by_name(
+    retry_on: tuple[str, ...], error: BaseException, expected: bool
+) -> None:
+    step = StepDef("s", "t", retry_on=retry_on)
+    assert step.retries(error) is expected
+
+
+def test_retry_on_accepts_type_names_from_another_process() -> None:
+    step = StepDef("s", "t", retry_on=("TransientError",))
+    assert step.retries(("shop.payments.TransientError",))
+    assert not step.retries(("shop.payments.Declined", "builtins.Exception"))

@@ -30,7 +30,7 @@ from ._names import (
     check_version,
     check_workflow_name,
 )
-from ._retry import StepRetry
+from ._retry import StepRetry, error_type_names, matches_retry_on
 from ._template import iter_refs
 
 __all__ = ["OnFailure", "StepDef", "StepRetry", "TriggerRule", "WorkflowDef"]
@@ -129,6 +129,14 @@ class StepDef:
                 raise WorkflowDefinitionError(f"{exc.template!r}: {exc.reason}", field=exc.path) from None
         object.__setattr__(self, "args", freeze(self.args))
         object.__setattr__(self, "input", freeze(self.input))
+
+    def retries(self, error: BaseException | tuple[str, ...]) -> bool:
+        """Whether ``retry_on`` lets ``error`` be retried (an exception, or its type names, most specific first).
+
+        Entries match the error's class or any base class, by qualified or by plain name.
+        """
+        names = error if isinstance(error, tuple) else error_type_names(error)
+        return matches_retry_on(self.retry_on, names)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -95,3 +95,29 @@ class StepRetry:
         if unknown:
             raise WorkflowDefinitionError(f"unknown key {unknown[0]!r}", field="retry")
         return cls(**data)
+
+
+def error_type_names(error: BaseException) -> tuple[str, ...]:
+    """Qualified names of the error's class and its bases, most specific first (``object`` left out).
+
+    >>> error_type_names(KeyError("x"))
+    ('builtins.KeyError', 'builtins.LookupError', 'builtins.Exception', 'builtins.BaseException')
+    """
+    return tuple(f"{t.__module__}.{t.__qualname__}" for t in type(error).__mro__ if t is not object)
+
+
+def matches_retry_on(retry_on: tuple[str, ...], type_names: tuple[str, ...]) -> bool:
+    """True when an error whose class (and bases) are ``type_names`` is worth a retry.
+
+    An empty ``retry_on`` retries everything. A dotted entry must equal a qualified name;
+    a plain entry (``TransientError``) matches the last part of one, whatever the module.
+
+    >>> matches_retry_on(("TransientError",), ("shop.payments.TransientError", "builtins.Exception"))
+    True
+    >>> matches_retry_on(("httpx.ReadTimeout",), ("shop.ReadTimeout",))
+    False
+    """
+    if not retry_on:
+        return True
+    wanted = set(retry_on)
+    return any(name in wanted or name.rpartition(".")[2] in wanted for name in type_names)
