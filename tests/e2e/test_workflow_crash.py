@@ -32,6 +32,15 @@ async def test_a_crash_at_each_point_is_repaired_by_redelivery(
     ).wait_ready()
     producer = App("producer", nats_url=jetjobs_server.url)
     declare(producer)
+    try:
+        await _run_crash_scenario(producer, crashing, jetjobs_server, tmp_path, point)
+    finally:
+        crashing.stop()  # never outlive the test, whatever failed
+
+
+async def _run_crash_scenario(
+    producer: App, crashing: WorkerProcess, jetjobs_server: NatsServer, tmp_path: Path, point: str
+) -> None:
     async with producer:
         run = await producer.execute_workflow("crash", run_id=f"crash-{point.replace('.', '-').replace('_', '-')}")
         assert crashing.wait(timeout_s=30) == -signal.SIGKILL, crashing.log()
@@ -55,12 +64,20 @@ async def test_a_crash_at_each_point_is_repaired_by_redelivery(
 async def test_a_worker_killed_mid_chord_still_fires_the_callback_once(
     jetjobs_server: NatsServer, tmp_path: Path, point: str
 ) -> None:
-    from jetjobs import chord
-    from jetjobs.workflow import signature
 
     crashing = WorkerProcess(
         jetjobs_server.url, tmp_path, app="tests.apps.wf_crash:app", env={"JJ_FAULT_POINT": point}
     ).wait_ready()
+    try:
+        await _run_chord_scenario(crashing, jetjobs_server, tmp_path)
+    finally:
+        crashing.stop()
+
+
+async def _run_chord_scenario(crashing: WorkerProcess, jetjobs_server: NatsServer, tmp_path: Path) -> None:
+    from jetjobs import chord
+    from jetjobs.workflow import signature
+
     async with App("producer", nats_url=jetjobs_server.url) as producer:
         members = [signature("member", i, immutable=True).set(queue="crash") for i in range(20)]
         run = await producer.enqueue(chord(members, signature("total").set(queue="crash")))
