@@ -4,8 +4,12 @@ tasks, and the CLI in processes of its own that import no task code (only the se
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from jetjobs.testing import NatsServer
+from tests.conftest import ROOT
 from tests.e2e.conftest import StartWorker
 from tests.e2e.test_cli import jetjobs
 
@@ -26,7 +30,10 @@ def test_run_wait_status_logs_list_and_cancel_of_an_ended_run(
     done = jetjobs(jetjobs_server, "workflow", "run", "order-processing", "--input", '{"order_id": "o-1"}', "--wait")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == "shipped o-1"
-    run_id = done.stderr.split()[1]  # "run <id> of order-processing started; ..."
+    assert "Traceback" not in done.stderr
+    (started,) = [line for line in done.stderr.splitlines() if line.startswith("run ")]
+    run_id = started.split()[1]  # "run <id> of order-processing started; waiting up to 60s"
+    assert started == f"run {run_id} of order-processing started; waiting up to 60s"
 
     status = ok(jetjobs_server, "status", run_id)
     assert status.splitlines()[0] == f"run {run_id}: succeeded"
@@ -132,3 +139,31 @@ def test_cancel_a_waiting_run_and_one_line_errors(jetjobs_server: NatsServer) ->
     assert bad.stderr.startswith("jetjobs: error: --input is not valid JSON")
     assert "'{order_id: 1}'" in bad.stderr
     assert jetjobs(jetjobs_server, "workflow", "list", "--state", "done").returncode == 2  # not a run state
+
+
+def test_logs_follow_prints_a_live_run_until_it_ends(jetjobs_server: NatsServer, start_worker: StartWorker) -> None:
+    started = jetjobs(
+        jetjobs_server, "workflow", "run", "order-processing", "--app", APP, "--input", '{"order_id": "flaky-3"}',
+        "--run-id", "live-1",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("JETJOBS_")}
+    env.update(PYTHONPATH=ROOT, JETJOBS_NATS_URL=jetjobs_server.url)
+    command = [sys.executable, "-m", "jetjobs", "workflow", "logs", "live-1", "--follow"]
+    follow = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follow.stdout is not None
+        lines = [follow.stdout.readline(), follow.stdout.readline()]  # printed before any worker runs
+        assert "run_started" in lines[0]
+        assert lines[1].rstrip().endswith("step_queued validate-order")
+        start_worker(app=APP)  # now the run goes on while the command follows it
+        out, err = follow.communicate(timeout=60)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    assert follow.returncode == 0, err
+    assert "Traceback" not in err  # the subscription is closed before the connection
+    lines += out.splitlines(keepends=True)
+    assert lines[-1].rstrip().endswith("run_succeeded")
+    assert sum(" step_retrying process-payment (attempt " in line for line in lines) == 2  # flaky: 2 gateway timeouts

@@ -89,4 +89,5 @@ async def _run_chord_scenario(crashing: WorkerProcess, jetjobs_server: NatsServe
             healthy.stop()
     ran = Counter(e.job_id.split(".", 1)[1] for e in events(tmp_path))
     assert ran["total"] == 1, ran
-    assert sum(n for step, n in ran.items() if step.startswith("member")) == 20, ran
+    # Every member ran; one that was running in the killed worker may have run twice (at least once).
+    assert len([step for step in ran if step.startswith("member")]) == 20, ran

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from jetjobs import App
 from jetjobs.testing import NatsServer
@@ -40,21 +36,3 @@ def app_factory(jetjobs_server: NatsServer) -> AppFactory:
         return app
 
     return build
-
-
-@pytest.fixture(scope="session")
-def _tracer_provider() -> InMemorySpanExporter:
-    """One SDK tracer provider for the session (OpenTelemetry allows setting it once)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    return exporter
-
-
-@pytest.fixture
-def spans(_tracer_provider: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
-    """Finished spans of this test only."""
-    _tracer_provider.clear()
-    yield _tracer_provider
-    _tracer_provider.clear()

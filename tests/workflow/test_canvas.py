@@ -22,6 +22,7 @@ from jetjobs import (
     group,
 )
 from jetjobs.errors import InvalidPayload
+from jetjobs.workflow import compile_canvas
 from tests.helpers import AppFactory, running_worker
 
 
@@ -249,6 +250,6 @@ def test_arguments_are_checked_when_the_canvas_is_built(app_factory: AppFactory)
     calls: Counter[str] = Counter()
     app = app_factory(lambda a: image_tasks(a, calls), name="p")
     with pytest.raises(InvalidPayload, match="add"):
-        chain(app.tasks["add"].s(1, 2, 3)).compile()
+        compile_canvas(chain(app.tasks["add"].s(1, 2, 3)))
     with pytest.raises(InvalidPayload, match="unexpected keyword"):
-        chain(app.tasks["process_image"].s("x"), app.tasks["resize"].s(colour="red")).compile()
+        compile_canvas(chain(app.tasks["process_image"].s("x"), app.tasks["resize"].s(colour="red")))

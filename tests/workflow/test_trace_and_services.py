@@ -7,9 +7,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from jetjobs import App
 from jetjobs.telemetry import metrics
 from tests.helpers import AppFactory, eventually, running_worker
-from tests.integration.conftest import _tracer_provider, spans
-
-__all__ = ["_tracer_provider", "spans"]
 
 
 def orders(app: App) -> None:
