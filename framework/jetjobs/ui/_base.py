@@ -50,11 +50,11 @@ class UIState:
         await self.app.connect()
         return self.app
 
-    def url(self, request: Request, name: str, query: dict[str, Any] | None = None, **params: Any) -> str:
+    def url(self, request: Request, route: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
         """A path under whatever prefix the app is mounted at (``root_path``), so links work behind
         a proxy and inside a host application."""
         assert self.router is not None
-        path = str(self.router.url_path_for(name, **params))
+        path = str(self.router.url_path_for(route, **params))
         root = str(request.scope.get("root_path", "")).rstrip("/")
         clean = {k: v for k, v in (query or {}).items() if v not in (None, "", 0)}
         return root + path + (f"?{urlencode(clean)}" if clean else "")
@@ -68,7 +68,7 @@ class UIState:
         html = page.render(
             data=data,
             request=request,
-            url=lambda name, query=None, **p: self.url(request, name, query, **p),
+            url=lambda route, /, query=None, **p: self.url(request, route, query, **p),
             nav=NAV,
             config=self.config,
             message=request.query_params.get("msg", ""),
