@@ -5,13 +5,13 @@
 # outside the distribution's mirrors. Runs as root (CI) or through sudo when available.
 set -euo pipefail
 
-CHROMIUM="${JETJOBS_CHROMIUM:-/usr/bin/chromium}"
+CHROMIUM="${CHROMIUM_BIN:-/usr/bin/chromium}"
 if [ -x "$CHROMIUM" ]; then
   echo "chromium: $("$CHROMIUM" --version 2>/dev/null || echo present) at $CHROMIUM"
   exit 0
 fi
 if ! command -v apt-get >/dev/null; then
-  echo "chromium: not found at $CHROMIUM and apt-get is not available; install Chromium and set JETJOBS_CHROMIUM" >&2
+  echo "chromium: not found at $CHROMIUM and apt-get is not available; install Chromium and set CHROMIUM_BIN" >&2
   exit 1
 fi
 SUDO=""

@@ -42,8 +42,9 @@ QUEUE = "work"
 
 
 def chromium_path() -> str | None:
-    candidate = os.environ.get("JETJOBS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return candidate if candidate and Path(candidate).is_file() else None
+    """``$CHROMIUM_BIN`` if set (and only it), else Debian's ``chromium``."""
+    candidate = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") or "/usr/bin/chromium"
+    return candidate if Path(candidate).is_file() else None
 
 
 @dataclass
@@ -145,7 +146,7 @@ async def browser() -> AsyncIterator[Any]:
     """A headless Debian Chromium page driven by Playwright."""
     path = chromium_path()
     if path is None:
-        message = "Chromium not found: run `make test-tools` (installs Debian's chromium) or set JETJOBS_CHROMIUM"
+        message = "Chromium not found: run `make test-tools` (installs Debian's chromium) or set CHROMIUM_BIN"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
