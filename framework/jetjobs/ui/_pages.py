@@ -25,7 +25,7 @@ Read = Callable[[UIState, Request], Awaitable[tuple[dict[str, Any], int]]]
 async def overview(ui: UIState, request: Request) -> tuple[dict[str, Any], int]:
     app = await ui.ready()
     queues = await queue_rows(app, ui.throughput)
-    recent = await list_jobs(app, ui.config, JobFilter(state="failed"), limit=10)
+    recent = await list_jobs(app, JobFilter(state="failed"), 10, window=ui.config.scan_window, budget=1000)
     workers = await worker_rows(app)
     rates = [q["per_minute"] for q in queues if q["per_minute"] is not None]
     totals = {
@@ -57,7 +57,7 @@ async def jobs(ui: UIState, request: Request) -> tuple[dict[str, Any], int]:
         before=int_param(request, "before"),
     )
     limit = int_param(request, "limit", ui.config.page_size, 1, 500)
-    data = await list_jobs(app, ui.config, flt, limit)
+    data = await list_jobs(app, flt, limit, window=ui.config.scan_window, budget=ui.config.scan_budget)
     data["states"] = list(STATES)
     return data, 200
 

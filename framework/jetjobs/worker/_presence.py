@@ -16,15 +16,18 @@ import re
 import secrets
 import socket
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from .._wire import now_iso
+from .._wire import now_iso, parse_iso
+from ..errors import JetjobsError
 from ..transport import Connection, KeyValueStore
 
 log = logging.getLogger("jetjobs.worker")
 
 PRESENCE_INTERVAL_S = 5.0
 PRESENCE_TTL_S = 30.0  # six missed beats: the record disappears
+STALE_AFTER_BEATS = 3
 _KEY_SAFE = re.compile(r"[^-_=a-zA-Z0-9]")
 
 
@@ -107,3 +110,31 @@ class Presence:
 
     async def _beat(self) -> None:
         await self._store.put(self.key, json.dumps(self.snapshot(), separators=(",", ":")).encode())
+
+
+async def list_workers(conn: Connection, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every presence record, with ``age_s`` and ``stale`` (missed ``STALE_AFTER_BEATS`` beats); live first.
+
+    Example::
+
+        for w in await list_workers(app.connection):
+            print(w["worker"], w["queues"], w["running"], "stale" if w["stale"] else "alive")
+    """
+    store = KeyValueStore(conn, conn.names.workers_bucket)
+    try:
+        entries = await store.items()
+    except JetjobsError:
+        return []  # no worker has started yet
+    now = now or datetime.now(UTC)
+    rows = []
+    for entry in entries:
+        try:
+            record: dict[str, Any] = json.loads(entry.value or b"{}")
+            beat = parse_iso(str(record["heartbeat_at"]))
+        except (ValueError, KeyError):
+            continue
+        age = (now - beat).total_seconds()
+        interval = float(record.get("interval_s") or PRESENCE_INTERVAL_S)
+        rows.append({**record, "age_s": round(age, 1), "stale": age > STALE_AFTER_BEATS * interval})
+    rows.sort(key=lambda r: (r["stale"], str(r.get("app")), str(r.get("worker"))))
+    return rows
