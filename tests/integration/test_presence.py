@@ -10,7 +10,7 @@ from jetjobs import App
 from tests.helpers import AppFactory, running_worker
 
 pytest.importorskip("starlette", reason="the reader lives in the web UI package")
-from jetjobs.ui._workers import worker_rows  # noqa: E402
+from jetjobs.ui._workers import worker_rows
 
 
 def register(app: App) -> None:
