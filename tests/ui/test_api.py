@@ -103,6 +103,10 @@ async def test_read_only_auth_and_basic_auth(stack: Any) -> None:
         assert denied.headers["www-authenticate"].startswith("Basic")
         token = base64.b64encode(b"admin:s3cret").decode()
         assert (await http.get("/api/queues", headers={"Authorization": f"Basic {token}"})).status_code == 200
+        # probes need no credentials and show nothing
+        assert (await http.get("/healthz")).text == "ok"
+        assert (await http.get("/readyz")).text == "ok"
+        assert (await http.post("/healthz")).status_code == 401
 
 
 async def test_redaction_hook_and_hidden_arguments(stack: Any) -> None:

@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from .._app import App
-from ..errors import ConfigError
+from ..errors import ConfigError, JetjobsError
 from ._actions import ACTIONS, action_handler
 from ._base import HERE, UIState
 from ._config import AuthHook, RedactHook, UIConfig
@@ -77,6 +77,8 @@ def create_ui_app(
     for name, path, action in ACTIONS:
         routes.append(Route(path, action_handler(ui, action), name=name, methods=["POST"]))
     routes.append(Route("/events", _bind(ui, events), name="events", methods=["GET"]))
+    routes.append(Route("/healthz", _bind(ui, healthz), name="healthz", methods=["GET"]))
+    routes.append(Route("/readyz", _bind(ui, readyz), name="readyz", methods=["GET"]))
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     inner = Starlette(routes=routes, middleware=[Middleware(Guard, config=config)])
     ui.router = inner.router
@@ -93,3 +95,18 @@ def _bind(
         return await fn(ui, request)
 
     return handle
+
+
+async def healthz(ui: UIState, request: Request) -> Response:
+    """Liveness: the process answers."""
+    return PlainTextResponse("ok")
+
+
+async def readyz(ui: UIState, request: Request) -> Response:
+    """Readiness: connected to NATS (connecting on the first call)."""
+    try:
+        app = await ui.ready()
+    except JetjobsError as exc:
+        return PlainTextResponse(f"not connected: {exc}", 503)
+    connected = app.connection.connected
+    return PlainTextResponse("ok" if connected else "not connected", 200 if connected else 503)

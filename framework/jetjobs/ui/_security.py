@@ -22,6 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ._config import UIConfig
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Probes answer without credentials (a kubelet has none) and show nothing but "ok".
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def same_origin(request: Request, trusted: tuple[str, ...] = ()) -> bool:
@@ -64,6 +66,11 @@ class Guard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        root = str(scope.get("root_path", ""))
+        path = str(scope["path"])
+        if (path[len(root) :] if path.startswith(root) else path) in OPEN_PATHS and request.method in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
         refusal = await self.refusal(request)
         if refusal is not None:
             await refusal(scope, receive, send)
