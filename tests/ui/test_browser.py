@@ -19,6 +19,10 @@ from tests.ui.conftest import QUEUE, Stack, screenshot
 pytestmark = pytest.mark.timeout(90)
 
 SCRIPT = "<script>window.__pwned = 1</script>"
+VISIBILITY = """hidden => {
+    Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
 
 
 async def dead_seq(s: Stack, job_id: str) -> int:
@@ -118,6 +122,16 @@ async def test_a_finishing_job_shows_up_without_a_reload(stack: Any, browser: An
     assert rows == 0
     await page.click("#live-toggle")  # resuming refreshes at once
     await page.wait_for_selector("tr[data-job=while-paused]", timeout=2000)
+    await page.wait_for_selector("#live-dot.on")
+
+    # A hidden tab closes its stream (Page Visibility API); showing it again refreshes.
+    await page.evaluate(VISIBILITY, True)
+    await page.wait_for_selector("#live-dot:not(.on)", state="attached")
+    await s.app.enqueue("double", args=[2], job_id="while-hidden")
+    await s.app.job("while-hidden").result(timeout_s=10)
+    assert await page.locator("tr[data-job=while-hidden]").count() == 0
+    await page.evaluate(VISIBILITY, False)
+    await page.wait_for_selector("tr[data-job=while-hidden]", timeout=2000)
     await page.evaluate("localStorage.clear()")
 
 

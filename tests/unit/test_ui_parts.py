@@ -116,3 +116,24 @@ def test_trace_id_and_presence_key() -> None:
     key = presence_key("pod.ns:svc", 1)
     assert key.startswith("pod_ns_svc-1-")
     assert presence_key("pod.ns:svc", 1) != key
+
+
+def test_only_transport_imports_nats() -> None:
+    """The UI and every other package reach NATS through ``jetjobs.transport`` only."""
+    import ast
+    from pathlib import Path
+
+    import jetjobs
+
+    root = Path(jetjobs.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.relative_to(root).parts[0] == "transport":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(n == "nats" or n.startswith("nats.") for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []
