@@ -147,3 +147,21 @@ async def test_links_follow_the_mount_prefix(stack: Any) -> None:
     prefixed = create_ui_app(s.app, prefix="/jobs-ui")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=prefixed), base_url="http://test") as http:
         assert 'href="/jobs-ui/dead"' in (await http.get("/jobs-ui/")).text
+
+
+async def test_replay_and_purge_all_matching_a_filter(stack: Any) -> None:
+    s: Stack = await stack()
+    for key in ("a", "b"):
+        await s.app.enqueue("flaky", args=[key], job_id=f"flaky-{key}")
+    await s.app.enqueue("boom", args=["keep me out"], job_id="boom-1")
+    await dead_letters(s, 3)
+    s.gates.healed.update({"a", "b"})
+    headers = {"Accept": "application/json", "Origin": s.url}
+    async with httpx.AsyncClient(base_url=s.url) as http:
+        replayed = await http.post("/dead/replay-all", data={"task": "flaky", "confirm": "yes"}, headers=headers)
+        assert replayed.json() == {"ok": True, "message": "replayed 2 dead letters", "count": 2}
+        for key in ("a", "b"):
+            assert await s.app.job(f"flaky-{key}").result(timeout_s=10) == f"healed {key}"
+        purged = await http.post("/dead/purge-all", data={"error": "KEEP ME", "confirm": "yes"}, headers=headers)
+        assert purged.json()["count"] == 1
+    assert await s.app.dead_letters.list(QUEUE) == []
