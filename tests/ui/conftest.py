@@ -99,7 +99,7 @@ async def stack(jetjobs_server: NatsServer) -> AsyncIterator[Callable[..., Any]]
     apps: list[App] = []
     workers: list[Any] = []
 
-    async def start(*, worker: bool = True, host: str = "127.0.0.1", **ui_options: Any) -> Stack:
+    async def start(*, worker: bool = True, host: str = "127.0.0.1", root_path: str = "", **ui_options: Any) -> Stack:
         gates = Gates()
         ui_app = App("ui-test", nats_url=jetjobs_server.url)
         register(ui_app, gates)
@@ -120,6 +120,7 @@ async def stack(jetjobs_server: NatsServer) -> AsyncIterator[Callable[..., Any]]
             port=port,
             log_level="warning",
             lifespan="off",
+            root_path=root_path,
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)

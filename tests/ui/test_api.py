@@ -144,6 +144,12 @@ async def test_links_follow_the_mount_prefix(stack: Any) -> None:
         assert moved.headers["location"].startswith("/ops/jobs-ui/queues?msg=")
         away = await http.post("/ops/jobs-ui/queues/work/resume?next=https://evil.example/")
         assert away.headers["location"].startswith("/ops/jobs-ui/queues?msg=")  # no open redirect
+    # Behind a proxy that strips /jobs (uvicorn --root-path): links keep the prefix.
+    stripped: Stack = await stack(worker=False, root_path="/jobs")
+    async with httpx.AsyncClient(base_url=stripped.url) as http:
+        assert 'href="/jobs/dead"' in (await http.get("/queues")).text
+        back = await http.post("/queues/work/pause?next=/jobs/queues")
+        assert back.headers["location"] == "/jobs/queues?msg=paused+queue+work"
     prefixed = create_ui_app(s.app, prefix="/jobs-ui")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=prefixed), base_url="http://test") as http:
         assert 'href="/jobs-ui/dead"' in (await http.get("/jobs-ui/")).text
