@@ -137,3 +137,19 @@ def test_only_transport_imports_nats() -> None:
             if any(n == "nats" or n.startswith("nats.") for n in names):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_cli_tables_and_progress_are_plain_in_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    from jetjobs.cli._common import print_table, progress
+
+    print_table(("QUEUE", "BACKLOG"), [("emails", 3), ("[bold]x[/bold]", None)])
+    with progress(2, "replaying") as step:
+        step("replayed 1")
+        step("replayed 2")
+    assert capsys.readouterr().out.splitlines() == [
+        "QUEUE           BACKLOG",
+        "emails          3",
+        "[bold]x[/bold]  -",
+        "replayed 1",
+        "replayed 2",
+    ]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import importlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 
 from .. import telemetry
@@ -121,6 +123,23 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         out.print(table)
     for line in captured.get().splitlines():
         print(line.rstrip())
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[str], None]]:
+    """``step(line)`` per item: a rich progress bar above the lines on a terminal; in a pipe
+    (or for a single item) just the lines."""
+    if total < 2 or not sys.stdout.isatty():
+        yield print
+        return
+    with Progress(console=console()) as bar:
+        task = bar.add_task(label, total=total)
+
+        def step(line: str) -> None:
+            bar.console.print(line, markup=False, highlight=False)
+            bar.advance(task)
+
+        yield step
 
 
 def print_json(value: Any) -> None:
