@@ -80,8 +80,15 @@ class Presence:
         return {**self._fixed, "in_flight": in_flight, "running": sum(in_flight.values()), "heartbeat_at": now_iso()}
 
     async def start(self) -> None:
-        await self._store.ensure(description="jetjobs worker presence", replicas=self._replicas, ttl_s=PRESENCE_TTL_S)
-        await self._beat()
+        """Create the bucket if needed and write the first beat; a failure is logged, never
+        raised: presence is for observers and must not keep a worker from working."""
+        try:
+            await self._store.ensure(
+                description="jetjobs worker presence", replicas=self._replicas, ttl_s=PRESENCE_TTL_S
+            )
+            await self._beat()
+        except Exception as exc:
+            log.warning("worker presence unavailable (the workers page will not list this worker): %s", exc)
         self._task = asyncio.create_task(self._loop(), name="jetjobs-presence")
 
     @staticmethod
