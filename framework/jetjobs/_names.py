@@ -129,6 +129,11 @@ class Names:
         return f"{self._stream_prefix}_STATUS"
 
     @property
+    def workers_bucket(self) -> str:
+        """Worker presence records (heartbeats with a TTL), read by the web UI."""
+        return f"{self._stream_prefix}_WORKERS"
+
+    @property
     def schedules_bucket(self) -> str:
         return f"{self._stream_prefix}_SCHEDULES"
 

@@ -218,9 +218,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raise ConfigError(_describe(exc)) from None
 
 
+# Variables read by one command, not settings of every service (a secret stays out of Settings).
+COMMAND_VARIABLES = frozenset({"JETJOBS_UI_BASIC_AUTH"})
+
+
 def check_environment(environ: Mapping[str, str]) -> None:
     """Raise ConfigError for a ``JETJOBS_*`` variable that names no setting."""
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | COMMAND_VARIABLES
     for key in environ:
         upper = key.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known:

@@ -476,3 +476,34 @@ def test_network_policy(render, render_values) -> None:
     assert {p["port"] for p in dns["ports"]} == {53}
     assert rule == nats
     assert not by_kind(render_values({"networkPolicy": {"enabled": False}}), "NetworkPolicy")
+
+
+# --- the web UI ------------------------------------------------------------------------------
+
+
+def test_web_ui_is_off_by_default_and_read_only_when_on(render, render_values) -> None:
+    assert not [d for d in by_kind(render(CI["default"]), "Deployment") if d["metadata"]["name"].endswith("-ui")]
+    objs = render_values({"ui": {"enabled": True, "app": "services.payments.tasks:app"}})
+    ui = container(one(objs, "Deployment", "rel-jetjobs-ui"))
+    assert ui["args"] == ["ui", "services.payments.tasks:app", "--host", "0.0.0.0", "--port", "8080", "--read-only"]
+    assert "JETJOBS_UI_BASIC_AUTH" not in env_of(ui)
+    assert env_of(ui)["JETJOBS_NATS_URL"]["value"].startswith("nats://")
+    service = one(objs, "Service", "rel-jetjobs-ui")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    policy = one(objs, "NetworkPolicy", "rel-jetjobs-ui")
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "ui"
+
+
+def test_web_ui_auth_from_a_secret_and_actions_when_asked(render) -> None:
+    objs = render(CI["existing-secret"])
+    ui = container(one(objs, "Deployment", "rel-jetjobs-ui"))
+    assert "--read-only" not in ui["args"]
+    assert ui["args"][ui["args"].index("--trace-url") + 1] == "https://jaeger.example.com/trace/{trace_id}"
+    ref = env_of(ui)["JETJOBS_UI_BASIC_AUTH"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "jetjobs-ui-auth", "key": "auth"}
+    policy = one(objs, "NetworkPolicy", "rel-jetjobs-ui")
+    assert policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "ingress-nginx"
+    }

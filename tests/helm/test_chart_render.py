@@ -221,12 +221,14 @@ def test_probes_use_the_named_metrics_port(render, values: Path) -> None:
     for name, dep in deployments_of(render(values)).items():
         (container,) = pod_spec(dep)["containers"]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert int(arg_value(container["args"], "--metrics-port")) == ports["metrics"]
+        # The web UI serves its probes on its own port; the other roles on --metrics-port.
+        flag, port = ("--port", "http") if container["args"][0] == "ui" else ("--metrics-port", "metrics")
+        assert int(arg_value(container["args"], flag)) == ports[port]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
         for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
             if kind in container:
-                assert container[kind]["httpGet"]["port"] == "metrics", f"{name}: {kind} not on the metrics port"
+                assert container[kind]["httpGet"]["port"] == port, f"{name}: {kind} not on the {port} port"
 
 
 @PER_SET

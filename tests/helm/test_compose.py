@@ -17,7 +17,7 @@ from helm_support import ROOT
 
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 COLLECTOR = ROOT / "deploy" / "otel-collector.yaml"
-JETJOBS_SERVICES = {"provision", "scheduler", "payments", "notifications", "orders"}
+JETJOBS_SERVICES = {"provision", "scheduler", "payments", "notifications", "orders", "ui"}
 
 
 def compose_config(docker_compose: str, path: Path) -> dict[str, Any]:
@@ -82,6 +82,18 @@ def test_commands(compose: dict[str, Any]) -> None:
     assert 'jetjobs provision "$app" || exit 1' in script, "provision must fail when one app fails"
     assert s["provision"]["restart"] == "no"
     assert s["scheduler"]["deploy"]["replicas"] == 2
+
+
+def test_web_ui(compose: dict[str, Any]) -> None:
+    ui = compose["services"]["ui"]
+    cmd = command_of(ui)
+    assert cmd[:2] == ["jetjobs", "ui"]
+    port = cmd[cmd.index("--port") + 1]
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # inside the container; published on loopback only
+    (published,) = ui["ports"]
+    assert (published["host_ip"], str(published["target"]), published["published"]) == ("127.0.0.1", port, port)
+    assert f":{port}/readyz" in " ".join(ui["healthcheck"]["test"])
+    assert "{trace_id}" in cmd[cmd.index("--trace-url") + 1]
 
 
 def test_nats_with_jetstream_and_monitoring(compose: dict[str, Any]) -> None:

@@ -121,7 +121,7 @@ def test_structure() -> None:
     env = " ".join(final_dict["ENV"])
     for var in ("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=/app", "/opt/venv/bin"):
         assert var in env, f"{var} missing from the runtime ENV"
-    assert final_dict["EXPOSE"] == ["9464"]
+    assert final_dict["EXPOSE"] == ["9464 8080"]
 
 
 def build_context() -> set[str]:
@@ -179,6 +179,8 @@ def test_build_recipe(tmp_path: Path) -> None:
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert re.search(r"^jetjobs\s*=\s*jetjobs\.cli", z.read(entry_points).decode(), re.M), "console script jetjobs"
         assert "jetjobs/py.typed" in names
+        for data in ("jetjobs/ui/static/htmx.min.js", "jetjobs/ui/templates/base.html"):
+            assert data in names, f"{data} missing: the web UI needs its package data"
         assert not [n for n in names if n.startswith(("services/", "tests/"))], "only the framework goes in the wheel"
     site = tmp_path / "site"
     subprocess.run(

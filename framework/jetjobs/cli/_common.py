@@ -5,12 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import importlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
 
 from .. import telemetry
 from .._app import App
@@ -98,11 +104,42 @@ def parse_json_arg(text: str | None, name: str, kind: type) -> Any:
     return value
 
 
+def console() -> Console:
+    """Rich output for people: styles only on a terminal (rich also honours NO_COLOR); in a pipe,
+    plain text without wrapping, so ``grep`` and ``awk`` see whole rows."""
+    terminal = sys.stdout.isatty()
+    return Console(highlight=False, width=None if terminal else 10_000, soft_wrap=not terminal)
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[str(h) for h in headers], *[["-" if v is None else str(v) for v in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for row in cells:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+    """Columns aligned by rich; the first column starts at the left margin, empty values are ``-``."""
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 2, 0, 0))
+    for header in headers:
+        table.add_column(str(header), no_wrap=True)
+    for row in rows:
+        table.add_row(*(escape("-" if v is None else str(v)) for v in row))
+    out = console()
+    with out.capture() as captured:
+        out.print(table)
+    for line in captured.get().splitlines():
+        print(line.rstrip())
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[str], None]]:
+    """``step(line)`` per item: a rich progress bar above the lines on a terminal; in a pipe
+    (or for a single item) just the lines."""
+    if total < 2 or not sys.stdout.isatty():
+        yield print
+        return
+    with Progress(console=console()) as bar:
+        task = bar.add_task(label, total=total)
+
+        def step(line: str) -> None:
+            bar.console.print(line, markup=False, highlight=False)
+            bar.advance(task)
+
+        yield step
 
 
 def print_json(value: Any) -> None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .._app import App
+from .._status import decode_status
 from ._common import add_client_options, load_app, parse_json_arg, print_json, print_table, run_with_app
 from ._duration import parse_duration
 
@@ -27,6 +28,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     status = sub.add_parser("status", help="show a job's status", description="Show a job's status.")
     status.add_argument("job_id")
+    status.add_argument("--follow", "-f", action="store_true", help="print every change until the job is final")
     add_client_options(status)
     status.set_defaults(func=cmd_status)
 
@@ -63,6 +65,8 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(app: App) -> int:
+        if args.follow:
+            return await follow(app, args.job_id, as_json=args.json)
         info = await app.status(args.job_id)
         if args.json:
             print_json(info.model_dump(mode="json"))
@@ -81,6 +85,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
 
     return run_with_app(args, body)
+
+
+async def follow(app: App, job_id: str, *, as_json: bool) -> int:
+    """Print the job's record, then each change (a KV watch, no polling), until it is final."""
+    await app.status(job_id, wait_s=2.0)  # JobNotFound, one clear line, when there is no record
+    async for raw in app.status_store.watch(job_id):
+        info = decode_status(raw)
+        if as_json:
+            print(json.dumps(info.model_dump(mode="json")), flush=True)
+        else:
+            detail = f" ({info.error.type}: {info.error.message})" if info.error else ""
+            print(f"{info.updated_at or '-'}  {info.state.value:<9}  attempt {info.attempts}{detail}", flush=True)
+        if info.state.is_final:
+            return 0 if info.state.value == "succeeded" else 1
+    return 1
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import dataclasses
 from .. import transport
 from .._app import App
 from ..errors import ConfigError
-from ._common import add_client_options, print_json, print_table, run_with_app
+from ._common import add_client_options, print_json, print_table, progress, run_with_app
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,9 +122,10 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 
     async def body(app: App) -> int:
         seqs = list(args.seq) or [d.seq for d in await app.dead_letters.list(args.queue, limit=100_000)]
-        for seq in seqs:
-            job = await app.dead_letters.replay(seq, keep=args.keep)
-            print(f"replayed dead letter {seq} as job {job.id} on {job.queue}")
+        with progress(len(seqs), "replaying") as step:
+            for seq in seqs:
+                job = await app.dead_letters.replay(seq, keep=args.keep)
+                step(f"replayed dead letter {seq} as job {job.id} on {job.queue}")
         if not seqs:
             print("no dead letters")
         return 0

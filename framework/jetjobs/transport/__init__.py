@@ -1,6 +1,7 @@
 """The only package that talks to NATS. Everything else uses these names."""
 
 from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
+from ._browse import PauseState, ScanWindow, pause_queue, queue_pause_state, resume_queue, scan_newest, watch_new
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
@@ -23,9 +24,11 @@ __all__ = [
     "KeyValueStore",
     "Mode",
     "Outbound",
+    "PauseState",
     "Published",
     "Puller",
     "QueueStats",
+    "ScanWindow",
     "StatusStore",
     "StoredMessage",
     "StreamMissing",
@@ -41,9 +44,14 @@ __all__ = [
     "ensure_stream_exists",
     "list_queues",
     "parse_version",
+    "pause_queue",
     "publish",
     "publish_many",
+    "queue_pause_state",
     "queue_stats",
     "read_message",
+    "resume_queue",
+    "scan_newest",
     "schedule_headers",
+    "watch_new",
 ]

@@ -33,6 +33,12 @@ class QueueStats:
     max_length: int | None
     consumers: tuple[ConsumerStats, ...]
     dead: int
+    last_seq: int = 0  # jobs ever stored in the stream; last_seq - messages = jobs that left it
+
+    @property
+    def processed(self) -> int:
+        """Jobs that have left the queue (acked or removed) since the stream was created."""
+        return max(self.last_seq - self.messages, 0)
 
     @property
     def backlog(self) -> int:
@@ -88,4 +94,5 @@ async def queue_stats(conn: Connection, queue: str, *, with_dead: bool = True) -
         max_length=max_msgs if max_msgs and max_msgs > 0 else None,
         consumers=tuple(consumers),
         dead=dead,
+        last_seq=int(info.state.last_seq or 0),
     )

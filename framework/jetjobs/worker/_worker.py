@@ -24,6 +24,7 @@ from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
 from ._mover import DeadLetterMover, partial_context
+from ._presence import Presence
 from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
 from ._running import RunningMarker
@@ -86,6 +87,7 @@ class Worker:
         self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
         self._backlog: BacklogMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
+        self._presence: Presence | None = None
 
     @property
     def ready(self) -> bool:
@@ -126,6 +128,13 @@ class Worker:
         self._backlog = BacklogMonitor(conn, self.queues)
         await self._backlog.start()
         await self.runtime.start()
+        self._presence = Presence(
+            conn,
+            app=app.name,
+            queues={q: self.capacity(q) for q in self.queues},
+            in_flight=lambda: {q: f.running for q, f in self.fetchers.items()},
+        )
+        await self._presence.start()
         log.info(
             "worker of %s ready: queues %s, server %s %s",
             app.name,
@@ -303,6 +312,7 @@ class Worker:
         fetchers = [*self.fetchers.values(), *self._helpers]
         for fetcher in fetchers:
             await fetcher.stop_fetching()
+        await Presence.stop_if_started(self._presence)
         running = [f for f in self.fetchers.values() if f.running]
         if running:
             log.info(

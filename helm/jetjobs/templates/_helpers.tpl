@@ -68,6 +68,11 @@ app.kubernetes.io/component: worker
 jetjobs/worker: {{ (index . 1).name }}
 {{- end }}
 
+{{- define "jetjobs.ui.selectorLabels" -}}
+{{ include "jetjobs.selectorLabels" . }}
+app.kubernetes.io/component: ui
+{{- end }}
+
 {{- define "jetjobs.scheduler.selectorLabels" -}}
 {{ include "jetjobs.selectorLabels" . }}
 app.kubernetes.io/component: scheduler
