@@ -289,3 +289,87 @@ async def test_run_id_is_an_idempotency_key(app_factory: AppFactory) -> None:
 
 async def _step_state(run: Any, step: str, state: str) -> bool:
     return bool((await run.status()).steps[step].state == state)
+
+
+def saga_tasks(app: App, calls: Counter[str], barrier: asyncio.Barrier) -> None:
+    @app.task(queue="saga")
+    async def book(name: str) -> str:
+        calls[f"book:{name}"] += 1
+        return f"booking-{name}"
+
+    @app.task(queue="saga", max_retries=0)
+    async def fail_together(name: str) -> None:
+        calls[f"fail:{name}"] += 1
+        await barrier.wait()  # both branches fail at the same moment
+        raise RuntimeError(f"{name} failed")
+
+    @app.task(queue="saga")
+    async def cancel_booking(booking: str) -> str:
+        calls[f"undo:{booking}"] += 1
+        return booking
+
+    @app.task(queue="saga", max_retries=0)
+    async def broken_undo(booking: str) -> str:
+        calls[f"broken-undo:{booking}"] += 1
+        raise ConnectionError("refund service down")
+
+
+async def test_two_branches_failing_at_once_start_compensation_once(app_factory: AppFactory) -> None:
+    from jetjobs.workflow import Step
+
+    calls: Counter[str] = Counter()
+    barrier = asyncio.Barrier(2)
+
+    def build(app: App) -> None:
+        saga_tasks(app, calls, barrier)
+        wf = app.workflow(
+            "trip",
+            version="1",
+            compensate={
+                "hotel": Step("cancel_booking", input={"booking": "{{tasks.hotel.output}}"}),
+                "flight": Step("cancel_booking", input={"booking": "{{tasks.flight.output}}"}),
+            },
+        )
+        wf.step("hotel", "book", input={"name": "hotel"})
+        wf.step("flight", "book", depends_on=["hotel"], input={"name": "flight"})
+        wf.step("car", "fail_together", depends_on=["flight"], input={"name": "car"})
+        wf.step("train", "fail_together", depends_on=["flight"], input={"name": "train"})
+
+    async with running_worker(app_factory(build, name="w")), app_factory(build, name="p") as producer:
+        run = await producer.execute_workflow("trip")
+        with pytest.raises(WorkflowFailed) as failed:
+            await run.result(timeout_s=20)
+        assert failed.value.state == "compensated"
+        assert failed.value.step in ("car", "train")
+        assert calls["undo:booking-flight"] == 1
+        assert calls["undo:booking-hotel"] == 1
+        kinds = [e.kind async for e in run.logs()]
+        assert kinds.count("compensating") == 1
+        assert (await run.status()).compensation == ("flight", "hotel")  # reverse completion order
+
+
+async def test_a_failing_compensation_is_visible(app_factory: AppFactory) -> None:
+    from jetjobs.workflow import Step
+
+    calls: Counter[str] = Counter()
+    barrier = asyncio.Barrier(1)
+
+    def build(app: App) -> None:
+        saga_tasks(app, calls, barrier)
+        wf = app.workflow(
+            "pay", version="1", compensate={"charge": Step("broken_undo", input={"booking": "{{tasks.charge.output}}"})}
+        )
+        wf.step("charge", "book", input={"name": "card"})
+        wf.step("ship", "fail_together", depends_on=["charge"], input={"name": "ship"})
+
+    async with running_worker(app_factory(build, name="w")), app_factory(build, name="p") as producer:
+        run = await producer.execute_workflow("pay")
+        with pytest.raises(WorkflowFailed) as failed:
+            await run.result(timeout_s=20)
+        assert failed.value.state == "compensation_failed"
+        assert failed.value.step == "ship"  # the cause stays the original failure
+        status = await run.status()
+        assert status.steps["compensate-charge"].state == "failed"
+        assert "refund service down" in (status.steps["compensate-charge"].error.message or "")  # type: ignore[union-attr]
+        letters = await producer.dead_letters.list("saga")
+        assert any(letter.job_id == f"{run.id}.compensate-charge" for letter in letters)
