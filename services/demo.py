@@ -1,7 +1,9 @@
-"""``make demo``: an embedded nats-server, two worker services, the scheduler and the orders service.
+"""``make demo``: an embedded nats-server, three worker services, the scheduler and the orders service.
 
 Every service is its own OS process, as in production. The demo prints what
 flows between them (retries, a dead letter, a delayed job, periodic fires),
+then runs the order-processing workflow across the orders and payments workers
+twice (one order ships, one is refunded), prints both runs' DAG, steps and log,
 then the queues, schedules and dead letters, and exits by itself.
 """
 
@@ -21,6 +23,7 @@ from jetjobs.testing import NatsServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = 14
+WORKFLOW_RUNS = ("checkout-order-101", "checkout-order-102")  # see services/orders/main.py
 
 
 class Service:
@@ -77,9 +80,11 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("JETJOBS_")}
         env.update(JETJOBS_NATS_URL=server.url, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
         banner(f"nats-server {server.url} (pid {server.pid}, JetStream in {data})")
+        # The orders worker runs the order steps of the workflow; "orders" is the producer below.
+        worker_modules = {"payments": "payments", "notifications": "notifications", "orders-worker": "orders"}
         workers = [
-            Service(name, [sys.executable, "-m", "jetjobs", "worker", f"services.{name}.tasks:app"], env)
-            for name in ("payments", "notifications")
+            Service(label, [sys.executable, "-m", "jetjobs", "worker", f"services.{name}.tasks:app"], env)
+            for label, name in worker_modules.items()
         ]
         scheduler = Service(
             "scheduler", [sys.executable, "-m", "jetjobs", "scheduler", "services.scheduler.schedules:app"], env
@@ -90,17 +95,31 @@ def main() -> int:
         orders = Service("orders", [sys.executable, "-m", "services.orders.main", "--count", str(ORDERS)], env)
         orders_code = orders.proc.wait(timeout=120)
         workers[0].wait_for("reconciled the ledger")  # a periodic fire from the scheduler service
+        banner("orders: the order-processing workflow (services/workflows.yaml), across orders-worker and payments")
+        checkout = Service("orders", [sys.executable, "-m", "services.orders.main", "--workflows"], env)
+        checkout_code = checkout.proc.wait(timeout=120)
+        for run_id in WORKFLOW_RUNS:
+            banner(f"jetjobs workflow status {run_id}")
+            print(jetjobs(env, "workflow", "status", run_id), end="", flush=True)
+            banner(f"jetjobs workflow logs {run_id}")
+            print(jetjobs(env, "workflow", "logs", run_id), end="", flush=True)
+        banner("jetjobs workflow list")
+        print(jetjobs(env, "workflow", "list"), end="", flush=True)
         wait_until_idle(env)
         banner("jetjobs queues")
         print(jetjobs(env, "queues"), end="", flush=True)
         banner("jetjobs schedules list")
         print(jetjobs(env, "schedules", "list"), end="", flush=True)
-        banner("jetjobs dlq list  (the receipt with a bad template is a dead letter, not a crash loop)")
+        banner(
+            "jetjobs dlq list  (the receipt with a bad template is a dead letter, not a crash loop;"
+            " so is the workflow step that failed for good)"
+        )
         print(jetjobs(env, "dlq", "list"), end="", flush=True)
         banner("stopping the services (SIGTERM: running jobs finish first)")
         codes = [service.stop() for service in [scheduler, *workers]]
-        ok = orders_code == 0 and codes == [0, 0, 0]
-        banner("demo finished" if ok else f"demo failed (orders {orders_code}, workers {codes})")
+        ok = orders_code == 0 and checkout_code == 0 and codes == [0] * len(codes)
+        failed = f"orders {orders_code}, workflows {checkout_code}, scheduler and workers {codes}"
+        banner("demo finished" if ok else f"demo failed ({failed})")
         return 0 if ok else 1
 
 

@@ -1,9 +1,11 @@
 """Orders service: takes orders and enqueues their payment by task name.
 
-It imports no task code: it only knows task names and queues (the wire contract).
+It imports no task code: it only knows task names and queues (the wire contract), and
+the ``order-processing`` workflow from ``services/workflows.yaml``.
 
     python -m services.orders.main --count 20          # 20 orders, wait for results, exit
     python -m services.orders.main --interval-s 2      # one order every 2 s, forever
+    python -m services.orders.main --workflows         # two order-processing workflow runs, exit
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ import itertools
 import logging
 import random
 import sys
+from pathlib import Path
 
-from jetjobs import App, EnqueueOptions, JetjobsError, Job, JobFailed, JobRequest
+from jetjobs import App, EnqueueOptions, JetjobsError, Job, JobFailed, JobRequest, WorkflowFailed
 
 log = logging.getLogger("orders")
 
 CUSTOMERS = ["ada@example.com", "grace@example.com", "linus@example.com", "barbara@example.com"]
+WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows.yaml"
+# order-101 ships (after a gateway timeout, retried); order-102's lamp is sold out: refunded.
+WORKFLOW_ORDERS = {"order-101": "succeeded", "order-102": "compensated"}
 
 
 def order_request(number: int) -> JobRequest:
@@ -70,6 +76,26 @@ async def run_batch(app: App, count: int, timeout_s: float) -> int:
     return 0 if all(outcomes) else 1
 
 
+async def run_workflows(app: App, timeout_s: float) -> int:
+    """Run ``order-processing`` once per order of WORKFLOW_ORDERS; 0 if each ended as expected."""
+    app.load_workflows(WORKFLOWS)
+    ok = True
+    for number, (order_id, expected) in enumerate(WORKFLOW_ORDERS.items()):
+        run = await app.execute_workflow(
+            "order-processing", {"order_id": order_id, "customer": CUSTOMERS[number]}, run_id=f"checkout-{order_id}"
+        )
+        print(f"[orders] started workflow run {run.id} (order-processing for {order_id})", flush=True)
+        try:
+            result = await run.result(timeout_s=timeout_s)
+            state = "succeeded"
+            print(f"[orders] workflow run {run.id}: succeeded: {result}", flush=True)
+        except WorkflowFailed as exc:
+            state = exc.state
+            print(f"[orders] {exc}", flush=True)
+        ok = ok and state == expected
+    return 0 if ok else 1
+
+
 async def run_forever(app: App, interval_s: float) -> int:
     for number in itertools.count(1):
         job = await app.enqueue_request(order_request(random.randint(1, 10_000) * 10 + number % 10))
@@ -82,9 +108,12 @@ async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="orders", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, help="enqueue this many orders, wait for them, exit")
     parser.add_argument("--interval-s", type=float, default=2.0, help="without --count: seconds between orders")
+    parser.add_argument("--workflows", action="store_true", help="run the order-processing workflow twice, exit")
     parser.add_argument("--timeout-s", type=float, default=60.0)
     args = parser.parse_args(argv)
     async with App("orders") as app:
+        if args.workflows:
+            return await run_workflows(app, args.timeout_s)
         if args.count:
             return await run_batch(app, args.count, args.timeout_s)
         return await run_forever(app, args.interval_s)
