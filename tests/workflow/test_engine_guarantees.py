@@ -371,5 +371,37 @@ async def test_a_failing_compensation_is_visible(app_factory: AppFactory) -> Non
         status = await run.status()
         assert status.steps["compensate-charge"].state == "failed"
         assert "refund service down" in (status.steps["compensate-charge"].error.message or "")  # type: ignore[union-attr]
-        letters = await producer.dead_letters.list("saga")
-        assert any(letter.job_id == f"{run.id}.compensate-charge" for letter in letters)
+        async def dead_lettered() -> bool:
+            letters = await producer.dead_letters.list("saga")
+            return any(letter.job_id == f"{run.id}.compensate-charge" for letter in letters)
+
+        await eventually(dead_lettered)
+
+
+async def test_replaying_a_failed_step_does_not_resume_the_run_and_says_so(app_factory: AppFactory) -> None:
+    calls: Counter[str] = Counter()
+    barrier = asyncio.Barrier(1)
+
+    def build(app: App) -> None:
+        saga_tasks(app, calls, barrier)
+        app.workflow("once", version="1").step("only", "fail_together", input={"name": "x"})
+
+    async with running_worker(app_factory(build, name="w")), app_factory(build, name="p") as producer:
+        run = await producer.execute_workflow("once")
+        with pytest.raises(WorkflowFailed):
+            await run.result(timeout_s=20)
+        letters: list[Any] = []
+
+        async def dead_lettered() -> bool:  # stored by the settle that follows the run's failure
+            letters[:] = [d for d in await producer.dead_letters.list("saga") if d.job_id == f"{run.id}.only"]
+            return bool(letters)
+
+        await eventually(dead_lettered)
+        await producer.dead_letters.replay(letters[0].seq)
+
+        async def ignored() -> bool:
+            return "step_replay_ignored" in [e.kind async for e in run.logs()]
+
+        await eventually(ignored)
+        assert calls["fail:x"] == 1
+        assert (await run.status()).state == "failed"

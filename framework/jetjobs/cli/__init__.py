@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `jetjobs ... | head`: the reader left; say nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # one line for people; the traceback with --log-level DEBUG
         log.debug("unexpected error", exc_info=True)
         print(f"jetjobs: error: {type(exc).__name__}: {exc}", file=sys.stderr)

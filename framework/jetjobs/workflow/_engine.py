@@ -137,7 +137,9 @@ class Engine:
 
     # -- the start fence ------------------------------------------------------------
 
-    async def before(self, run_id: str, step: str, *, seq: int, attempt: int, queue: str) -> bool | StepError:
+    async def before(
+        self, run_id: str, step: str, *, seq: int, attempt: int, queue: str, replay: bool = False
+    ) -> bool | StepError:
         """True when this delivery should run the step's task; False to ack it unrun.
 
         A StepError: this very message failed the step, but its worker died before it
@@ -164,7 +166,18 @@ class Engine:
                 await self._replay_failure(meta.record, defn, step, current.error)
                 return current.error
             if decision == "skip":
-                await self.events.emit(run_id, "step_duplicate", step=step, attempt=attempt, key=f"dup-{seq}")
+                if replay:
+                    log.warning(
+                        "replayed dead letter of step %s of run %s ignored: the step is %s and the run %s; "
+                        "a replay does not resume a workflow run (start a new run)",
+                        step,
+                        run_id,
+                        current.state if current else "?",
+                        meta.record.state,
+                    )
+                    await self.events.emit(run_id, "step_replay_ignored", step=step, key=f"replay-{seq}")
+                else:
+                    await self.events.emit(run_id, "step_duplicate", step=step, attempt=attempt, key=f"dup-{seq}")
                 return False
             if decision == "advance":
                 assert current is not None
@@ -182,7 +195,7 @@ class Engine:
                 attempt=attempt,
                 seq=seq,
                 queue=queue,
-                started_at=now_iso(),
+                started_at=(current.started_at if current else None) or now_iso(),  # the first attempt's
                 history=current.history if current else (),
             )
             revision = await self.store.write_step_revision(run_id, step, at, new)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded
-from .._wire import H_TASK
+from .._wire import H_REPLAY_OF, H_TASK
 from ..errors import ConfigError
 from ..transport import Delivery, WorkflowTransport
 from ._engine import H_RUN, H_STEP, START_TASK, TIMEOUT_TASK, Engine
@@ -92,7 +92,12 @@ class WorkflowGuard:
         delivery = job.delivery
         run_id, step = delivery.headers[H_RUN], delivery.headers[H_STEP]
         answer = await self._engine.before(
-            run_id, step, seq=delivery.stream_seq, attempt=delivery.num_delivered, queue=job.ctx.queue
+            run_id,
+            step,
+            seq=delivery.stream_seq,
+            attempt=delivery.num_delivered,
+            queue=job.ctx.queue,
+            replay=H_REPLAY_OF in delivery.headers,
         )
         if isinstance(answer, StepError):  # failed before its worker stored the dead letter
             return DeadLetter(ErrorInfo(answer.type, answer.message, answer.traceback), reason="step failed")

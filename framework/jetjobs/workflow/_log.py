@@ -7,9 +7,10 @@ it already logged (within the stream's duplicate window).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,14 +66,19 @@ class EventLog:
         except Exception as exc:
             log.warning("could not log %s of run %s: %s", kind, run_id, exc)
 
-    async def read(self, run_id: str, *, follow: bool = False) -> AsyncIterator[RunEvent]:
-        async for data in self._t.events(run_id, follow=follow):
-            raw = json.loads(data)
-            yield RunEvent(
-                at=raw.get("at", ""),
-                run_id=raw.get("run_id", run_id),
-                kind=raw.get("kind", "?"),
-                step=raw.get("step"),
-                attempt=raw.get("attempt"),
-                message=raw.get("message", ""),
-            )
+    async def read(self, run_id: str, *, follow: bool = False) -> AsyncGenerator[RunEvent, None]:
+        async with contextlib.aclosing(self._t.events(run_id, follow=follow)) as records:
+            async for data in records:
+                yield _event(run_id, data)
+
+
+def _event(run_id: str, data: bytes) -> RunEvent:
+    raw = json.loads(data)
+    return RunEvent(
+        at=raw.get("at", ""),
+        run_id=raw.get("run_id", run_id),
+        kind=raw.get("kind", "?"),
+        step=raw.get("step"),
+        attempt=raw.get("attempt"),
+        message=raw.get("message", ""),
+    )

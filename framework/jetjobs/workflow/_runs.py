@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,8 @@ from ._engine import Engine
 from ._log import RunEvent
 from ._model import WorkflowDef
 from ._state import RunRecord, RunState, StepError, StepRecord
+
+_FINAL_EVENTS = frozenset(f"run_{state.value}" for state in RunState if state.terminal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +108,11 @@ class WorkflowRun:
     async def wait(self, timeout_s: float | None = None) -> RunRecord:
         """Wait (KV watch, no polling) until the run ends; return its final record."""
         try:
-            async with asyncio.timeout(timeout_s):
-                async for entry in self._engine.store.t.runs.watch(f"{self.id}.meta"):
+            async with (
+                asyncio.timeout(timeout_s),
+                contextlib.aclosing(self._engine.store.t.runs.watch(f"{self.id}.meta")) as entries,
+            ):
+                async for entry in entries:
                     if entry.value is None:
                         continue
                     record = RunRecord.decode(entry.value)
@@ -149,9 +155,13 @@ class WorkflowRun:
         return await self._engine.finish(self.id, "cancel") is not None
 
     async def logs(self, *, follow: bool = False) -> AsyncIterator[RunEvent]:
-        """The run's event log from its start; with ``follow``, then new events as they happen."""
-        async for event in self._engine.events.read(self.id, follow=follow):
-            yield event
+        """The run's event log from its start; with ``follow``, then new events as they happen,
+        until the event that ends the run."""
+        async with contextlib.aclosing(self._engine.events.read(self.id, follow=follow)) as events:
+            async for event in events:
+                yield event
+                if follow and event.kind in _FINAL_EVENTS:
+                    return
 
 
 def build_status(record: RunRecord, defn: WorkflowDef, keys: dict[str, bytes]) -> RunStatus:
