@@ -55,6 +55,7 @@ def check_server_version(text: str, url: str = "") -> None:
 
 
 Listener = Callable[[], None]
+ClosedListener = Callable[[str], None]
 
 
 class Connection:
@@ -62,7 +63,10 @@ class Connection:
 
     The first connect is bounded by ``connect_timeout_s`` and retried with
     jittered backoff; afterwards the client reconnects forever, so a worker
-    survives a server restart.
+    survives a server restart. What nats-py does not survive is a protocol
+    error from the server (``-ERR``, e.g. a maximum payload violation): it
+    closes the client for good. ``on_closed`` listeners hear of that, with the
+    reason, unless ``close()`` was ours.
     """
 
     def __init__(self, nc: Client, settings: Settings) -> None:
@@ -73,6 +77,8 @@ class Connection:
         self.js: JetStreamContext = nc.jetstream(timeout=settings.request_timeout_s)
         self._on_disconnect: list[Listener] = []
         self._on_reconnect: list[Listener] = []
+        self._on_closed: list[ClosedListener] = []
+        self.closing = False
         self.acks = AckedPublisher(self)
 
     @property
@@ -99,6 +105,24 @@ class Connection:
     def on_reconnect(self, listener: Listener) -> None:
         self._on_reconnect.append(listener)
 
+    def on_closed(self, listener: ClosedListener) -> None:
+        """``listener(reason)`` when the client closes without ``close()``: it will not reconnect."""
+        self._on_closed.append(listener)
+
+    def closed_reason(self) -> str:
+        error = self.nc.last_error
+        return f"{error}" if error is not None and str(error) else type(error).__name__ if error else "closed"
+
+    def fire_closed(self) -> None:
+        if self.closing:
+            return
+        reason = self.closed_reason()
+        for listener in self._on_closed:
+            try:
+                listener(reason)
+            except Exception:
+                log.exception("connection listener failed")
+
     def new_inbox(self) -> str:
         return self.nc.new_inbox()
 
@@ -107,6 +131,7 @@ class Connection:
 
     async def close(self) -> None:
         """Flush what is buffered and close; never raises."""
+        self.closing = True
         if self.nc.is_closed:
             return
         await self.acks.stop()
@@ -146,13 +171,17 @@ async def connect(settings: Settings, *, name: str) -> Connection:
             log.info("reconnected to NATS at %s", holder[0].url)
             holder[0]._fire(holder[0]._on_reconnect)
 
+    async def on_closed() -> None:
+        if holder:
+            holder[0].fire_closed()
+
     async def on_error(exc: Exception) -> None:
         if not holder:
             errors.append(exc)  # the real reason of a failed first connect (refused, auth...)
         log.debug("nats client: %s", exc)
 
     options = _client_options(settings, name)
-    options.update(disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error)
+    options.update(disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error, closed_cb=on_closed)
     nc = await _first_connect(settings, options, errors)
     conn = Connection(nc, settings)
     holder.append(conn)

@@ -41,6 +41,11 @@ class DeadLetterStore:
         self._conn = conn
         self.stream = conn.names.dlq_stream
 
+    @property
+    def max_payload(self) -> int:
+        """The server's limit on one message, headers included."""
+        return self._conn.max_payload
+
     async def publish(self, queue: str, data: bytes, headers: Mapping[str, str], msg_id: str) -> None:
         """Store a dead letter; ``msg_id`` makes a repeated move idempotent."""
         headers = {**headers, "Nats-Msg-Id": msg_id}

@@ -16,7 +16,7 @@ from .._names import check_queue_name
 from .._outcome import Outcome, Requeue
 from .._status import JobState
 from .._wire import now_iso
-from ..errors import ConfigError
+from ..errors import ConfigError, ConnectionFailed
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._backlog import BacklogMonitor
 from ..transport import DeadLetterStore, Delivery, StatusStore
@@ -81,6 +81,7 @@ class Worker:
         self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
         self._backlog: BacklogMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
+        self._lost: ConnectionFailed | None = None
 
     @property
     def ready(self) -> bool:
@@ -96,6 +97,7 @@ class Worker:
         await app.connect()
         await app.provision(self.queues)
         conn = app.connection
+        conn.on_closed(self._connection_closed)
         for queue in self.queues:
             if not any(t.spec.queue == queue for t in app.tasks.values()):
                 log.warning("queue %s has no tasks in app %s: its jobs will be dead-lettered", queue, app.name)
@@ -213,6 +215,20 @@ class Worker:
         finally:
             self._in_settle.discard(task)
 
+    def _connection_closed(self, reason: str) -> None:
+        """nats-py closed the client for good (a server ``-ERR``): stop and let ``run()`` raise.
+
+        Rebuilding every subscription, consumer and store in-process would repeat
+        what a restart does, with less certainty; so the worker stops at once
+        (readiness is already false: not connected) and exits non-zero, and its
+        supervisor starts a fresh one. Jobs it held come back after ack_wait.
+        """
+        url = self.app.connection.settings.nats_url
+        self._lost = ConnectionFailed(f"the connection to NATS at {url} was closed ({reason}); the worker stops")
+        log.error("%s", self._lost)
+        self._stop.set()
+        self._hard_stop.set()
+
     def request_stop(self) -> None:
         """Begin a graceful stop; a second call stops hard (running jobs are handed back now)."""
         if self._stop.is_set():
@@ -220,12 +236,17 @@ class Worker:
         self._stop.set()
 
     async def run(self) -> None:
-        """Start, work until ``request_stop()``, then shut down."""
+        """Start, work until ``request_stop()``, then shut down.
+
+        Raises ConnectionFailed when the connection was closed for good while working.
+        """
         try:
             await self.start()
             await self._stop.wait()
         finally:
             await self.shutdown()
+        if self._lost is not None:
+            raise self._lost
 
     async def shutdown(self) -> None:
         """Stop in dependency order.

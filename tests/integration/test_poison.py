@@ -1,0 +1,137 @@
+"""No message can stop a queue: whatever its bytes, a delivery ends in the DLQ on its first delivery.
+
+The bad messages are published raw (``HPUB`` written by a plain nats-py client), as a
+buggy or hostile producer in any language could: the server stores them as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+
+import pytest
+from nats.aio.client import Client
+
+from jetjobs import App, ConnectionFailed, Worker
+from tests.helpers import AppFactory, eventually, running_worker
+
+GOOD_BODY = json.dumps({"args": [], "kwargs": {"n": 1}}).encode()
+
+
+def register(app: App, runs: list[int]) -> None:
+    @app.task(queue="orders", max_retries=0)
+    async def count(n: int) -> int:
+        runs.append(n)
+        return n
+
+
+async def publish_raw(nc: Client, subject: str, header_block: bytes | None, body: bytes) -> None:
+    """Write one message on the wire exactly as given (no client-side header encoding)."""
+    if header_block is None:
+        cmd = f"PUB {subject} {len(body)}\r\n".encode()
+    else:
+        cmd = f"HPUB {subject} {len(header_block)} {len(header_block) + len(body)}\r\n".encode() + header_block
+    await nc._send_command(cmd + body + b"\r\n")
+    await nc.flush()
+
+
+def job_headers(job_id: str, task: str = "count") -> bytes:
+    lines = [
+        "NATS/1.0",
+        f"Nats-Msg-Id: {job_id}",
+        f"Jetjobs-Job-Id: {job_id}",
+        f"Jetjobs-Task: {task}",
+        "Content-Type: application/json",
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def stream_messages(nc: Client, stream: str) -> int:
+    info = await nc.jetstream().stream_info(stream)
+    return int(info.state.messages)
+
+
+async def test_an_unparseable_header_block_does_not_stop_the_queue(app_factory: AppFactory, raw_nc: Client) -> None:
+    """``NATS\\r\\n\\r\\n`` as the header block made nats-py raise IndexError and the puller hang."""
+    runs: list[int] = []
+    app = app_factory(lambda a: register(a, runs))
+    async with app:
+        await app.provision(["orders"])
+    # The bad message first, then a backlog: the worker's first pull takes it with three good ones.
+    await publish_raw(raw_nc, "jobs.orders.normal", b"NATS\r\n\r\n", b"hello")
+    for i in range(10):
+        await publish_raw(raw_nc, "jobs.orders.normal", job_headers(f"good-{i}"), GOOD_BODY)
+    assert await stream_messages(raw_nc, "JOBS_orders") == 11  # the server stored it as it is
+    worker_app = app_factory(lambda a: register(a, runs))
+    async with running_worker(worker_app, concurrency=4):
+        await eventually(lambda: len(runs) == 10, timeout_s=15)
+
+        async def dead() -> bool:
+            return len(await worker_app.dead_letters.list("orders")) == 1
+
+        await eventually(dead, timeout_s=10)
+        (letter,) = await worker_app.dead_letters.list("orders")
+    assert letter.reason == "malformed message"
+    assert letter.attempts == 1  # on its first delivery, not after ack_wait
+    assert "header" in letter.error_message
+    assert letter.body == b"hello"
+    assert await stream_messages(raw_nc, "JOBS_orders") == 0
+
+
+async def test_a_failing_job_of_about_one_megabyte_is_dead_lettered_and_the_worker_goes_on(
+    app_factory: AppFactory,
+) -> None:
+    """Its dead letter would exceed max_payload: it is stored with a truncated body, the connection stays up."""
+    runs: list[int] = []
+
+    def tasks(app: App) -> None:
+        register(app, runs)
+
+        @app.task(queue="orders", max_retries=0)
+        async def big(blob: str) -> None:
+            raise RuntimeError("cannot handle " + str(len(blob)))
+
+    producer, worker_app = app_factory(tasks), app_factory(tasks)
+    async with producer, running_worker(worker_app, concurrency=8) as worker:
+        blob = "x" * 1_047_000  # accepted by the producer's size check
+        job = await producer.tasks["big"].enqueue(blob)
+
+        async def dead() -> bool:
+            return len(await producer.dead_letters.list("orders")) == 1
+
+        await eventually(dead, timeout_s=15)
+        jobs = [await producer.tasks["count"].enqueue(i) for i in range(100)]
+        await eventually(lambda: len(runs) == 100, timeout_s=20)
+        assert worker.ready
+        assert worker_app.connection.connected
+        (letter,) = await producer.dead_letters.list("orders")
+        status = await producer.status(job.id)
+        results = [await j.result(timeout_s=10) for j in jobs[:3]]
+    original = json.dumps({"args": [], "kwargs": {"blob": blob}}, separators=(",", ":")).encode()
+    assert letter.job_id == job.id
+    assert letter.error_message == "cannot handle 1047000"
+    assert letter.headers["Jetjobs-Dlq-Body-Truncated"] == "true"
+    assert int(letter.headers["Jetjobs-Dlq-Body-Size"]) == len(original)
+    assert letter.headers["Jetjobs-Dlq-Body-Sha256"] == hashlib.sha256(original).hexdigest()
+    assert letter.body == original[:4096]
+    assert status.state.value == "failed"
+    assert results == [0, 1, 2]
+
+
+async def test_a_connection_closed_for_good_stops_the_worker_with_an_error(app_factory: AppFactory) -> None:
+    """nats-py never reconnects after a server -ERR: the worker must not idle on as if it were fine."""
+    worker_app = app_factory(lambda a: register(a, []))
+    worker = Worker(worker_app, queues=["orders"])
+    task = asyncio.create_task(worker.run())
+    await eventually(lambda: worker.started.is_set() or task.done())
+    assert worker.ready
+    nc = worker_app.connection.nc
+    # What a too-large publish does: the server answers -ERR 'Maximum Payload Violation' and nats-py closes.
+    await nc._send_command(f"PUB oversized {nc.max_payload + 1}\r\n".encode())
+    with contextlib.suppress(Exception):  # the server's answer closes the client, maybe during the flush
+        await nc.flush(timeout=2)
+    await eventually(lambda: not worker.ready, timeout_s=5)
+    with pytest.raises(ConnectionFailed, match="was closed"):
+        await asyncio.wait_for(task, 15)
