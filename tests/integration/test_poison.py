@@ -15,6 +15,7 @@ import pytest
 from nats.aio.client import Client
 
 from jetjobs import App, ConnectionFailed, Worker
+from jetjobs.transport import Puller
 from tests.helpers import AppFactory, eventually, running_worker
 
 GOOD_BODY = json.dumps({"args": [], "kwargs": {"n": 1}}).encode()
@@ -135,3 +136,34 @@ async def test_a_connection_closed_for_good_stops_the_worker_with_an_error(app_f
     await eventually(lambda: not worker.ready, timeout_s=5)
     with pytest.raises(ConnectionFailed, match="was closed"):
         await asyncio.wait_for(task, 15)
+
+
+async def test_the_pull_watchdog_repairs_a_puller_whose_answer_was_lost(
+    app_factory: AppFactory, raw_nc: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery lost before the puller counts it (the old header bug) must not stop the queue."""
+    runs: list[int] = []
+    dropped: list[str] = []
+    original = Puller._on_msg
+
+    async def lose_first(self: Puller, subject: str, reply: str, data: bytes, headers: dict[str, str] | None) -> None:
+        if headers and headers.get("Jetjobs-Job-Id") == "lost" and not dropped:
+            dropped.append(reply)  # dropped uncounted, as nats-py's IndexError used to
+            return
+        await original(self, subject, reply, data, headers)
+
+    monkeypatch.setattr(Puller, "_on_msg", lose_first)
+    queues = {"orders": {"ack_wait_s": 2}}
+    app = app_factory(lambda a: register(a, runs), queues=queues)
+    async with app:
+        await app.provision(["orders"])
+    await publish_raw(raw_nc, "jobs.orders.normal", job_headers("lost"), GOOD_BODY)
+    for i in range(10):
+        await publish_raw(raw_nc, "jobs.orders.normal", job_headers(f"good-{i}"), GOOD_BODY)
+    worker_app = app_factory(lambda a: register(a, runs), queues=queues)
+    async with running_worker(worker_app, concurrency=4) as worker:
+        # The first pull asks for 4 and gets 4, one of them lost: without the watchdog only 3 ever run.
+        await eventually(lambda: len(runs) == 11, timeout_s=20)
+        repairs = worker.fetchers["orders"].watchdog.repairs
+    assert dropped
+    assert repairs >= 1

@@ -1,6 +1,6 @@
 """The only package that talks to NATS. Everything else uses these names."""
 
-from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
+from ._admin import ConsumerState, ConsumerStats, QueueStats, consumer_state, list_queues, queue_stats
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
@@ -14,6 +14,7 @@ from ._puller import Hint, Mode, Puller
 __all__ = [
     "MIN_SERVER",
     "Connection",
+    "ConsumerState",
     "ConsumerStats",
     "DeadLetterStore",
     "Delivery",
@@ -31,6 +32,7 @@ __all__ = [
     "cancel_delayed",
     "check_server_version",
     "connect",
+    "consumer_state",
     "delete_message",
     "ensure_delayed_stream",
     "ensure_dlq",
