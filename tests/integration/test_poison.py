@@ -167,3 +167,56 @@ async def test_the_pull_watchdog_repairs_a_puller_whose_answer_was_lost(
         repairs = worker.fetchers["orders"].watchdog.repairs
     assert dropped
     assert repairs >= 1
+
+
+def _poison() -> list[tuple[str, bytes, bytes]]:
+    """(name, header block, body) of messages that must each become one dead letter on first delivery."""
+    deep = b'{"args":[' + b"[" * 10_000 + b"]" * 10_000 + b"]}"
+    digits = b'{"args":[' + b"9" * 5_000 + b"]}"
+    utf16 = json.dumps({"args": [1]}).encode("utf-16")
+    return [
+        ("no version", b"NATS\r\n\r\n", b"x"),
+        ("not nats", b"HTTP/1.1 200 OK\r\nJetjobs-Task: count\r\n\r\n", GOOD_BODY),
+        ("binary status", b"NATS/1.0 \xff\xfe\r\n\r\n", GOOD_BODY),
+        ("deep", job_headers("deep"), deep),
+        ("digits", job_headers("digits"), digits),
+        ("utf16", job_headers("utf16"), utf16),
+        ("latin1", job_headers("latin1"), '{"args":["é"]}'.encode("latin-1")),
+        ("status header", job_headers("status")[:-2] + b"Status: 404\r\nDescription: No Messages\r\n\r\n", b"{"),
+        ("expected stream", job_headers("expect")[:-2] + b"Nats-Expected-Stream: JOBS_orders\r\n\r\n", b"{"),
+        ("bad name", job_headers("badname")[:-2] + b"Bad(Name: 1\r\n\r\n", b"{"),
+        # (the server does not store a header block over 64 KiB)
+        ("big header", job_headers("bighdr")[:-2] + b"Jetjobs-Meta-X: " + b"m" * 60_000 + b"\r\n\r\n", b"{"),
+    ]
+
+
+async def test_every_kind_of_poison_is_dead_lettered_on_its_first_delivery(
+    app_factory: AppFactory, raw_nc: Client
+) -> None:
+    runs: list[int] = []
+    worker_app = app_factory(lambda a: register(a, runs))
+    poison = _poison()
+    async with running_worker(worker_app, concurrency=4):
+        for i, (_, block, body) in enumerate(poison):
+            await publish_raw(raw_nc, "jobs.orders.normal", block, body)
+            await publish_raw(raw_nc, "jobs.orders.normal", job_headers(f"good-{i}"), GOOD_BODY)
+
+        async def all_dead() -> bool:
+            return len(await worker_app.dead_letters.list("orders")) == len(poison)
+
+        await eventually(lambda: len(runs) == len(poison), timeout_s=15)
+        await eventually(all_dead, timeout_s=15)
+        letters = await worker_app.dead_letters.list("orders")
+        left = await stream_messages(raw_nc, "JOBS_orders")
+    assert [letter.attempts for letter in letters] == [1] * len(poison)
+    assert {letter.reason for letter in letters} == {"malformed message"}
+    by_id = {letter.job_id: letter for letter in letters}
+    assert "nested too deeply" in by_id["deep"].error_message
+    assert "digits" in by_id["digits"].error_message
+    assert "not UTF-8" in by_id["utf16"].error_message
+    assert "not UTF-8" in by_id["latin1"].error_message
+    assert "Status" not in by_id["status"].headers  # a direct get would read it as "no message"
+    assert "Nats-Expected-Stream" not in by_id["expect"].headers
+    assert "Bad(Name" not in by_id["badname"].headers
+    assert len(by_id["bighdr"].headers["Jetjobs-Meta-X"]) == 4096
+    assert left == 0
