@@ -86,7 +86,15 @@ def encode_body(args: list[Any] | tuple[Any, ...], kwargs: Mapping[str, Any]) ->
     """Encode positional and keyword arguments as the JSON job body."""
     try:
         return json.dumps({"args": list(args), "kwargs": dict(kwargs)}, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
+    except RecursionError:
+        raise InvalidPayload("job arguments are nested too deeply to encode as JSON") from None
+    except ValueError as exc:
+        if "digits" in str(exc):  # sys.get_int_max_str_digits(): workers could not decode it either
+            raise InvalidPayload(
+                f"job arguments hold an integer too long for JSON ({exc}); pass it as a string"
+            ) from None
+        raise InvalidPayload(f"job arguments are not JSON-serialisable: {exc}") from None
+    except TypeError as exc:
         raise InvalidPayload(f"job arguments are not JSON-serialisable: {exc}") from None
 
 
