@@ -4,7 +4,7 @@ first delivery, and the worker keeps running.
 The normal run checks a few hundred fuzzed messages (about 20 s). The big run, 10,000 fuzzed messages
 interleaved with about 1,000 good jobs (docs/operations.md), prints its counts::
 
-    JETJOBS_CHAOS_FUZZ=10000 .venv/bin/python -m pytest tests/integration/test_fuzz.py -k big -s -p no:cacheprovider
+    CHAOS_FUZZ=10000 .venv/bin/python -m pytest tests/integration/test_fuzz.py -k big -s -p no:cacheprovider
 """
 
 from __future__ import annotations
@@ -36,21 +36,19 @@ def check(report: Report) -> None:
     assert report.worker_alive, report.line()
 
 
-@settings(_FUZZ, max_examples=int(os.environ.get("JETJOBS_FUZZ_EXAMPLES", "12")))
+@settings(_FUZZ, max_examples=int(os.environ.get("FUZZ_EXAMPLES", "12")))
 @given(corpus=st.lists(bad_messages(), min_size=20, max_size=50))
 def test_fuzzed_messages_never_stop_a_queue(corpus: list[Message]) -> None:
     with NatsServer() as server:
-        report = asyncio.run(
-            run_corpus(server.url, corpus, timeout_s=float(os.environ.get("JETJOBS_FUZZ_TIMEOUT_S", "30")))
-        )
+        report = asyncio.run(run_corpus(server.url, corpus, timeout_s=float(os.environ.get("FUZZ_TIMEOUT_S", "30"))))
     check(report)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("JETJOBS_CHAOS_FUZZ"), reason="set JETJOBS_CHAOS_FUZZ=<messages> to run")
+@pytest.mark.skipif(not os.environ.get("CHAOS_FUZZ"), reason="set CHAOS_FUZZ=<messages> to run")
 def test_big_fuzz_corpus() -> None:
     """Hypothesis draws the corpus in batches of 100; one worker gets all of it."""
-    target = int(os.environ["JETJOBS_CHAOS_FUZZ"])
+    target = int(os.environ["CHAOS_FUZZ"])
     corpus: list[Message] = []
 
     @settings(_FUZZ, max_examples=max(1, target // 100))

@@ -14,7 +14,7 @@ import json
 import pytest
 from nats.aio.client import Client
 
-from jetjobs import App, ConnectionFailed, Worker
+from jetjobs import App, ConnectionFailed, JetjobsError, Worker
 from jetjobs.transport import Puller
 from tests.helpers import AppFactory, eventually, running_worker
 
@@ -110,6 +110,8 @@ async def test_a_failing_job_of_about_one_megabyte_is_dead_lettered_and_the_work
         (letter,) = await producer.dead_letters.list("orders")
         status = await producer.status(job.id)
         results = [await j.result(timeout_s=10) for j in jobs[:3]]
+        with pytest.raises(JetjobsError, match="keeps only the first 4096 bytes of its body"):
+            await producer.dead_letters.replay(letter.seq)
     original = json.dumps({"args": [], "kwargs": {"blob": blob}}, separators=(",", ":")).encode()
     assert letter.job_id == job.id
     assert letter.error_message == "cannot handle 1047000"

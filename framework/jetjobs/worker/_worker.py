@@ -279,7 +279,10 @@ class Worker:
                 log.warning("handing back %d unfinished jobs", fetcher.running)
             await fetcher.cancel_running(keep=self._in_settle)
         # Jobs whose results are being stored are acked when the store answers: wait for it.
-        await self.app.connection.acks.drain(timeout_s=self.app.settings.request_timeout_s)
+        # (No connection when start() failed to connect: then its error is the one to see.)
+        conn = self.app._conn
+        if conn is not None:
+            await conn.acks.drain(timeout_s=self.app.settings.request_timeout_s)
         if self._marker_task is not None:
             self._marker_task.cancel()
         for fetcher in fetchers:
