@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
-
 import math
+from typing import Any
 
 from .._app import App
 from ..errors import ConfigError
