@@ -261,19 +261,7 @@ class Worker:
         fetchers = [*self.fetchers.values(), *self._helpers]
         for fetcher in fetchers:
             await fetcher.stop_fetching()
-        running = [f for f in self.fetchers.values() if f.running]
-        if running:
-            log.info(
-                "waiting up to %.0fs for %d running jobs",
-                self.shutdown_grace_s,
-                sum(f.running for f in running),
-            )
-            grace: asyncio.Future[Any] = asyncio.gather(*(f.wait_running(self.shutdown_grace_s) for f in fetchers))
-            hard: asyncio.Future[Any] = asyncio.ensure_future(self._hard_stop.wait())
-            _, pending = await asyncio.wait({grace, hard}, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._grace(fetchers)
         for fetcher in fetchers:
             if fetcher.running:
                 log.warning("handing back %d unfinished jobs", fetcher.running)
@@ -299,6 +287,19 @@ class Worker:
             await self._processes.close()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _grace(self, fetchers: list[Fetcher]) -> None:
+        """Let running jobs finish within shutdown_grace_s, or until a hard stop."""
+        running = sum(f.running for f in self.fetchers.values())
+        if not running:
+            return
+        log.info("waiting up to %.0fs for %d running jobs", self.shutdown_grace_s, running)
+        grace: asyncio.Future[Any] = asyncio.gather(*(f.wait_running(self.shutdown_grace_s) for f in fetchers))
+        hard: asyncio.Future[Any] = asyncio.ensure_future(self._hard_stop.wait())
+        _, pending = await asyncio.wait({grace, hard}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _in_flight(self) -> dict[tuple[str, ...], float]:
         return {(queue,): float(f.running) for queue, f in self.fetchers.items()}
