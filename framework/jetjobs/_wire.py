@@ -223,8 +223,8 @@ def replay_headers(dead: Mapping[str, str], *, msg_id: str, replay_of: str) -> d
     return headers
 
 
-def dead_letter_original_headers(original: Mapping[str, str]) -> dict[str, str]:
-    """The original headers a dead letter may carry.
+def copyable_headers(original: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a received message that may be sent on with a copy (a dead letter, a due delayed job).
 
     Left out: ``Nats-*`` (the server acts on them: an ``Nats-Expected-*`` header
     that held for the original would refuse the copy), ``Status``/``Description``

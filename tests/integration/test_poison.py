@@ -222,3 +222,28 @@ async def test_every_kind_of_poison_is_dead_lettered_on_its_first_delivery(
     assert "Bad(Name" not in by_id["badname"].headers
     assert len(by_id["bighdr"].headers["Jetjobs-Meta-X"]) == 4096
     assert left == 0
+
+
+async def test_poison_in_the_delayed_stream_is_forwarded_and_dead_lettered(
+    app_factory: AppFactory, raw_nc: Client
+) -> None:
+    """The forwarder of due delayed jobs passes any message on; the queue's worker dead-letters the bad ones."""
+    runs: list[int] = []
+    worker_app = app_factory(lambda a: register(a, runs))
+    due = "delayed.orders.due.normal"
+    odd_headers = b"NATS/1.0\r\nJetjobs-Job-Id: a b\r\nJetjobs-Task: count\r\nBad(Name: 1\r\nStatus: 404\r\n\r\n"
+    async with running_worker(worker_app):
+        await publish_raw(raw_nc, due, b"NATS\r\n\r\n", GOOD_BODY)
+        await publish_raw(raw_nc, due, odd_headers, GOOD_BODY)
+        await publish_raw(raw_nc, due, job_headers("due-good"), GOOD_BODY)
+
+        async def dead() -> bool:
+            return len(await worker_app.dead_letters.list("orders")) == 2
+
+        await eventually(lambda: runs == [1], timeout_s=10)
+        await eventually(dead, timeout_s=10)
+        letters = await worker_app.dead_letters.list("orders")
+        delayed_left = await stream_messages(raw_nc, "JOBS_DELAYED")
+    assert [letter.attempts for letter in letters] == [1, 1]
+    assert {letter.reason for letter in letters} == {"malformed message"}
+    assert delayed_left == 0

@@ -9,7 +9,7 @@ import pytest
 from jetjobs._wire import (
     DLQ_BODY_PREVIEW,
     DLQ_HEADERS_MAX,
-    dead_letter_original_headers,
+    copyable_headers,
     fit_dead_letter,
     header_block_size,
 )
@@ -75,4 +75,4 @@ def test_only_headers_the_server_accepts_and_does_not_act_on_are_copied() -> Non
         "Bad(Name": "x",
         "traceparent": "00-1-2-01",
     }
-    assert dead_letter_original_headers(original) == {"Jetjobs-Task": "t", "traceparent": "00-1-2-01"}
+    assert copyable_headers(original) == {"Jetjobs-Task": "t", "traceparent": "00-1-2-01"}

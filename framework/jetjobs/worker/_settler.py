@@ -31,7 +31,7 @@ from .._wire import (
     H_ENQUEUED_AT,
     H_JOB_ID,
     H_TASK,
-    dead_letter_original_headers,
+    copyable_headers,
     fit_dead_letter,
     header_value,
     now_iso,
@@ -250,7 +250,7 @@ def dead_letter_headers(
     stream_seq: int,
 ) -> dict[str, str]:
     """The original headers that can be stored plus what went wrong (header values are single lines)."""
-    headers = dead_letter_original_headers(original)
+    headers = copyable_headers(original)
     headers.update(
         {
             H_DLQ_REASON: header_value(reason),
