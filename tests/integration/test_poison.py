@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from typing import Any
 
 import pytest
 from nats.aio.client import Client
 
 from jetjobs import App, ConnectionFailed, JetjobsError, Worker
 from jetjobs.transport import Puller
+from jetjobs.worker._running import RunningMarker
 from tests.helpers import AppFactory, eventually, running_worker
 
 GOOD_BODY = json.dumps({"args": [], "kwargs": {"n": 1}}).encode()
@@ -247,3 +249,28 @@ async def test_poison_in_the_delayed_stream_is_forwarded_and_dead_lettered(
     assert [letter.attempts for letter in letters] == [1, 1]
     assert {letter.reason for letter in letters} == {"malformed message"}
     assert delayed_left == 0
+
+
+async def test_an_error_in_the_worker_itself_hands_the_job_back(
+    app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug between fetch and settle must not leave the message unsettled until ack_wait (30 s here)."""
+    runs: list[int] = []
+    failures: list[str] = []
+    original = RunningMarker.started
+
+    def fail_once(self: RunningMarker, job_id: str, encode: Any) -> None:
+        if not failures:
+            failures.append(job_id)
+            raise RuntimeError("a bug in the worker")
+        original(self, job_id, encode)
+
+    monkeypatch.setattr(RunningMarker, "started", fail_once)
+    producer, worker_app = app_factory(lambda a: register(a, runs)), app_factory(lambda a: register(a, runs))
+    async with producer, running_worker(worker_app):
+        job = await producer.tasks["count"].enqueue(7)
+        assert await job.result(timeout_s=15) == 7  # redelivered after the 5 s nak, not after ack_wait
+        status = await producer.status(job.id)
+    assert failures == [job.id]
+    assert runs == [7]
+    assert status.attempts == 2
