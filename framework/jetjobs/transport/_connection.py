@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -195,21 +196,26 @@ async def connect(settings: Settings, *, name: str) -> Connection:
 
 
 async def _first_connect(settings: Settings, options: dict[str, Any], errors: list[BaseException]) -> Client:
-    """Retry the first connect with jittered backoff until connect_timeout_s has passed."""
+    """Retry the first connect with jittered backoff until connect_timeout_s has passed.
+
+    Each attempt is bounded too: after a failed TLS handshake nats-py waits for the
+    socket to close (``StreamWriter.wait_closed``), which never happens.
+    """
     last: BaseException | None = None
+    deadline = time.monotonic() + settings.connect_timeout_s
     retrying = AsyncRetrying(
         stop=stop_after_delay(settings.connect_timeout_s),
         wait=wait_random_exponential(multiplier=0.1, max=1.0),
-        # Wrong credentials do not get better by retrying: fail at once.
+        # Wrong credentials or an untrusted certificate do not get better by retrying: fail at once.
         retry=retry_if_exception_type((OSError, asyncio.TimeoutError, nats.errors.Error))
-        & retry_if_exception(lambda _: not _refused(errors)),
+        & retry_if_exception(lambda _: not _refused(errors) and _tls_failure(errors) is None),
         reraise=True,
     )
     try:
         async for attempt in retrying:
             with attempt:
                 try:
-                    nc = await nats.connect(**options)
+                    nc = await asyncio.wait_for(nats.connect(**options), max(0.1, deadline - time.monotonic()))
                 except nats.errors.AuthorizationError:
                     raise
                 except Exception as exc:
@@ -223,6 +229,9 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
             raise ConnectionFailed(
                 f"NATS at {settings.nats_url} refused the credentials (authorization violation)"
             ) from None
+        tls = _tls_failure(errors)
+        if tls is not None:
+            raise ConnectionFailed(f"TLS handshake with NATS at {settings.nats_url} failed: {tls}") from None
         reason = _reason(cause)
         raise ConnectionFailed(
             f"cannot reach NATS at {settings.nats_url} within {settings.connect_timeout_s:g}s ({reason})"
@@ -235,6 +244,16 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
 
 def _refused(errors: list[BaseException]) -> bool:
     return any("authorization" in str(exc).lower() for exc in errors)
+
+
+def _tls_failure(errors: list[BaseException]) -> str | None:
+    """Why the TLS handshake failed (e.g. the server's certificate is not trusted), if it did."""
+    for exc in reversed(errors):
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {exc.verify_message} (is nats_tls_ca_file the server's CA?)"
+        if isinstance(exc, ssl.SSLError):
+            return str(exc.reason or exc)
+    return None
 
 
 def _reason(exc: BaseException | None) -> str:
