@@ -1,8 +1,9 @@
 """Property: whatever bytes are published to a queue, good jobs run, bad ones are dead-lettered on their
 first delivery, and the worker keeps running.
 
-The normal run checks a few hundred fuzzed messages (about 10 s; ``FUZZ_EXAMPLES=<n>`` draws more corpora). The big run, 10,000 fuzzed messages
-interleaved with about 1,000 good jobs (docs/operations.md), prints its counts::
+The normal run checks a few hundred fuzzed messages (about 10 s; ``FUZZ_EXAMPLES=<n>`` draws more
+corpora). The big run, 10,000 fuzzed messages interleaved with about 1,000 good jobs
+(docs/operations.md), prints its counts::
 
     CHAOS_FUZZ=10000 .venv/bin/python -m pytest tests/integration/test_fuzz.py -k big -s -p no:cacheprovider
 """
