@@ -14,6 +14,9 @@ from ._names import is_valid_job_id
 from ._status import JobState, StatusRecord
 from ._wire import (
     H_DLQ_ATTEMPTS,
+    H_DLQ_BODY_SHA256,
+    H_DLQ_BODY_SIZE,
+    H_DLQ_BODY_TRUNCATED,
     H_DLQ_ERROR_MESSAGE,
     H_DLQ_ERROR_TYPE,
     H_DLQ_FIRST_FAILURE,
@@ -94,6 +97,12 @@ class DeadLetters:
         """Publish the job again (same job id and headers, so its trace continues); then
         remove it from the DLQ unless ``keep``."""
         dead = await self.get(seq)
+        if dead.headers.get(H_DLQ_BODY_TRUNCATED) == "true":
+            raise JetjobsError(
+                f"dead letter {seq} keeps only the first {len(dead.body)} bytes of its body (it had "
+                f"{dead.headers.get(H_DLQ_BODY_SIZE, '?')}, sha256 {dead.headers.get(H_DLQ_BODY_SHA256, '?')}); "
+                "it cannot be replayed"
+            )
         conn = self._link.connection
         parsed = conn.names.parse_subject(dead.original_subject)
         if parsed is None:

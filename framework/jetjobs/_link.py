@@ -67,6 +67,11 @@ class Link:
         return self._status
 
     @property
+    def current(self) -> transport.Connection | None:
+        """The connection, or None when not connected (for cleanup paths that must not raise)."""
+        return self._conn
+
+    @property
     def connected(self) -> bool:
         """Connected now (False before ``connect()``, after ``close()`` and while reconnecting)."""
         return self._conn is not None and self._conn.connected

@@ -296,6 +296,9 @@ class Producer:
         self._link.known_streams.add(key)
 
 
+MAX_DELAY_S = 100 * 365.25 * 86400
+
+
 def due_time(delay_s: float | None, eta: datetime | None, now: datetime) -> datetime | None:
     """When a delayed job is due; None to enqueue at once (no delay, or a time already past)."""
     if delay_s is not None and eta is not None:
@@ -305,8 +308,8 @@ def due_time(delay_s: float | None, eta: datetime | None, now: datetime) -> date
             raise InvalidPayload("eta needs a time zone, e.g. datetime.now(UTC) + timedelta(minutes=5)")
         return eta.astimezone(UTC) if eta > now else None
     if delay_s is not None:
-        if not delay_s >= 0:
-            raise InvalidPayload("delay_s must be >= 0")
+        if not 0 <= delay_s <= MAX_DELAY_S:
+            raise InvalidPayload(f"delay_s must be >= 0 and at most 100 years ({MAX_DELAY_S:.0f}); got {delay_s!r}")
         return now + timedelta(seconds=delay_s) if delay_s > 0 else None
     return None
 

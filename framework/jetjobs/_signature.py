@@ -74,7 +74,12 @@ class Signature:
                 if self._passes(named):
                     return [], named
         values = self._validate(args, kwargs)
-        dumped = values.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        try:
+            dumped = values.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        except (RecursionError, ValueError) as exc:  # "Maximum serialization depth exceeded"
+            deep = isinstance(exc, RecursionError) or "depth" in str(exc)
+            why = "they are nested too deeply" if deep else str(exc)
+            raise InvalidPayload(f"{self.name}(): arguments cannot be encoded as JSON: {why}") from None
         return self._split(dumped)
 
     def decode_call(self, args: list[Any], kwargs: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -131,6 +136,8 @@ class Signature:
             return self._model.model_validate(bound.arguments)
         except ValidationError as exc:
             raise InvalidPayload(f"{self.name}(): {_summarise(exc)}") from None
+        except RecursionError:
+            raise InvalidPayload(f"{self.name}(): arguments are nested too deeply to validate") from None
 
 
 _JSON_TYPES: tuple[type, ...] = (str, int, float, bool, dict, list)

@@ -6,7 +6,9 @@ language can produce a job by publishing the same body and headers.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,7 +48,20 @@ H_DLQ_FIRST_FAILURE = "Jetjobs-Dlq-First-Failure-At"
 H_DLQ_LAST_FAILURE = "Jetjobs-Dlq-Last-Failure-At"
 H_DLQ_SUBJECT = "Jetjobs-Dlq-Subject"
 H_DLQ_STREAM_SEQ = "Jetjobs-Dlq-Stream-Seq"
+# Added when a dead letter had to be made smaller than the server's max_payload.
+H_DLQ_BODY_TRUNCATED = "Jetjobs-Dlq-Body-Truncated"
+H_DLQ_BODY_SIZE = "Jetjobs-Dlq-Body-Size"
+H_DLQ_BODY_SHA256 = "Jetjobs-Dlq-Body-Sha256"
+H_DLQ_HEADERS_CUT = "Jetjobs-Dlq-Headers-Cut"
+H_DLQ_HEADERS_DROPPED = "Jetjobs-Dlq-Headers-Dropped"
 DLQ_PREFIX = "Jetjobs-Dlq-"
+
+DLQ_BODY_PREVIEW = 4096  # bytes of a too-large body kept in its dead letter
+DLQ_HEADER_VALUE_MAX = 4096  # characters of one original header value kept in a dead letter
+DLQ_HEADERS_MAX = 32 * 1024  # bytes of header block a dead letter may carry
+_DLQ_RESERVE = 1024  # room for the msg id header the store adds, and rounding
+_DLQ_ESSENTIAL = ("Jetjobs-Job-Id", "Jetjobs-Task", "Jetjobs-Enqueued-At", "Content-Type", "traceparent")
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 _MAX_HEADER_VALUE = 1024
 _SERVER_HEADERS = ("Nats-",)
@@ -77,16 +92,37 @@ def encode_body(args: list[Any] | tuple[Any, ...], kwargs: Mapping[str, Any]) ->
     """Encode positional and keyword arguments as the JSON job body."""
     try:
         return json.dumps({"args": list(args), "kwargs": dict(kwargs)}, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
+    except RecursionError:
+        raise InvalidPayload("job arguments are nested too deeply to encode as JSON") from None
+    except ValueError as exc:
+        if "digits" in str(exc):  # sys.get_int_max_str_digits(): workers could not decode it either
+            raise InvalidPayload(
+                f"job arguments hold an integer too long for JSON ({exc}); pass it as a string"
+            ) from None
+        raise InvalidPayload(f"job arguments are not JSON-serialisable: {exc}") from None
+    except TypeError as exc:
         raise InvalidPayload(f"job arguments are not JSON-serialisable: {exc}") from None
 
 
 def decode_body(data: bytes) -> tuple[list[Any], dict[str, Any]]:
-    """Decode a job body into (args, kwargs); raise InvalidPayload when it is malformed."""
+    """Decode a job body into (args, kwargs); raise InvalidPayload when it is malformed.
+
+    The body is UTF-8 JSON (no BOM): other encodings that ``json.loads`` would
+    guess from the bytes (UTF-16, UTF-32) are refused, as are nesting too deep for
+    the decoder and integers longer than Python converts (``sys.int_info``).
+    """
     try:
-        body = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload(f"body is not UTF-8 ({exc.reason} at byte {exc.start}); bodies are UTF-8 JSON") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise InvalidPayload(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidPayload("body is nested too deeply to decode") from None
+    except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        raise InvalidPayload(f"body cannot be decoded: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidPayload('body must be a JSON object {"args": [...], "kwargs": {...}}')
     unknown = set(body) - {"args", "kwargs"}
@@ -193,3 +229,70 @@ def replay_headers(dead: Mapping[str, str], *, msg_id: str, replay_of: str) -> d
     headers[H_MSG_ID] = msg_id
     headers[H_REPLAY_OF] = replay_of
     return headers
+
+
+def copyable_headers(original: Mapping[str, str]) -> dict[str, str]:
+    """The headers of a received message that may be sent on with a copy (a dead letter, a due delayed job).
+
+    Left out: ``Nats-*`` (the server acts on them: an ``Nats-Expected-*`` header
+    that held for the original would refuse the copy), ``Status``/``Description``
+    (clients read them as a status reply on a direct get), ``Jetjobs-Dlq-*`` (set
+    afresh) and names that are not one header token (they cannot be sent).
+    """
+    return {
+        k: v
+        for k, v in original.items()
+        if isinstance(k, str)
+        and isinstance(v, str)
+        and _TOKEN_RE.fullmatch(k)
+        and not k.lower().startswith(("nats-", DLQ_PREFIX.lower()))
+        and k.lower() not in ("status", "description")
+    }
+
+
+def header_block_size(headers: Mapping[str, str]) -> int:
+    """Bytes of the NATS header block for ``headers`` (``NATS/1.0``, one line each, a blank line)."""
+    return 12 + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
+
+
+def fit_dead_letter(headers: Mapping[str, str], body: bytes, max_payload: int) -> tuple[dict[str, str], bytes]:
+    """Bound a dead letter's headers and make it fit ``max_payload`` (docs/wire-protocol.md).
+
+    Original header values over ``DLQ_HEADER_VALUE_MAX`` characters are cut
+    (``Jetjobs-Dlq-Headers-Cut`` counts them); if the block is still over
+    ``DLQ_HEADERS_MAX``, the largest non-essential originals are dropped (named
+    in ``Jetjobs-Dlq-Headers-Dropped``). A body that still does not fit is
+    replaced by its first ``DLQ_BODY_PREVIEW`` bytes, with its original size and
+    SHA-256 in headers.
+
+    >>> h, b = fit_dead_letter({"Jetjobs-Task": "t"}, b"x" * 2_000_000, 1_048_576)
+    >>> h["Jetjobs-Dlq-Body-Truncated"], h["Jetjobs-Dlq-Body-Size"], len(b)
+    ('true', '2000000', 4096)
+    """
+    out: dict[str, str] = {}
+    cut = 0
+    for key, value in headers.items():
+        if len(value) > DLQ_HEADER_VALUE_MAX and not key.startswith(DLQ_PREFIX):
+            value, cut = value[: DLQ_HEADER_VALUE_MAX - 1] + "…", cut + 1
+        out[key] = value
+    if cut:
+        out[H_DLQ_HEADERS_CUT] = str(cut)
+    headers_max = min(DLQ_HEADERS_MAX, max_payload // 4)
+    dropped: list[str] = []
+    droppable = sorted(
+        (k for k in out if not k.startswith(DLQ_PREFIX) and k not in _DLQ_ESSENTIAL),
+        key=lambda k: len(out[k]),
+        reverse=True,
+    )
+    while header_block_size(out) > headers_max and droppable:
+        name = droppable.pop(0)
+        del out[name]
+        dropped.append(name)
+        out[H_DLQ_HEADERS_DROPPED] = header_value(" ".join(dropped), 512)
+    if header_block_size(out) + len(body) > max_payload - _DLQ_RESERVE:
+        out[H_DLQ_BODY_TRUNCATED] = "true"
+        out[H_DLQ_BODY_SIZE] = str(len(body))
+        out[H_DLQ_BODY_SHA256] = hashlib.sha256(body).hexdigest()
+        room = max_payload - _DLQ_RESERVE - header_block_size(out)
+        body = body[: max(0, min(DLQ_BODY_PREVIEW, room))]
+    return out, body

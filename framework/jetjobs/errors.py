@@ -8,7 +8,7 @@ The tree::
     │   └── PayloadTooLarge           encoded job is bigger than the server's max_payload
     ├── UnknownTask                   no task of that name is registered (also a LookupError)
     ├── QueueFull                     the queue is at its max_length; nothing was published
-    ├── ConnectionFailed              NATS unreachable or refused the connection (also a ConnectionError)
+    ├── ConnectionFailed              NATS unreachable, refused or closed the connection (a ConnectionError)
     │   └── ServerTooOld              the server lacks a JetStream feature jetjobs needs
     ├── JobNotFound                   no status is stored for that job id (also a LookupError)
     ├── ResultTimeout                 the job did not finish in time (also a TimeoutError)
@@ -88,7 +88,7 @@ class QueueFull(JetjobsError):
 
 
 class ConnectionFailed(JetjobsError, ConnectionError):
-    """The NATS server could not be reached, or it refused the connection."""
+    """The NATS server could not be reached, refused the connection, or closed it for good while in use."""
 
 
 class ServerTooOld(ConnectionFailed):

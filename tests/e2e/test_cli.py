@@ -14,8 +14,12 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import StartWorker
 
 
-def jetjobs(server: NatsServer | None, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+def jetjobs(
+    server: NatsServer | None, *args: str, timeout_s: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("JETJOBS_")}
+    env.update(extra)
     env["PYTHONPATH"] = ROOT
     if server is not None:
         env["JETJOBS_NATS_URL"] = server.url

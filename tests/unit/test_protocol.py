@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 from nats.aio.client import Client
-from nats.errors import BadHeaderError, BadSubjectError
+from nats.aio.subscription import Subscription
+from nats.errors import BadHeaderError, BadSubjectError, MaxPayloadError
 
-from jetjobs.transport._protocol import HeaderCodec, install, parse_header_lines
+from jetjobs.transport._protocol import HeaderCodec, UnreadableHeaders, install, parse_header_lines
 
 HEADER_SETS: list[dict[str, str]] = [
     {},
@@ -94,3 +95,56 @@ def test_parse_reads_back_what_was_written(headers: dict[str, str]) -> None:
 )
 def test_parse_matches_nats_py(raw: bytes) -> None:
     assert parse_header_lines(raw) == Client._parse_header_lines(raw)
+
+
+def _received(raw_headers: bytes) -> dict[str, str] | None:
+    """What a direct-subscription handler is given for a message with this header block."""
+    nc = Client()
+    direct = install(nc)
+    seen: list[dict[str, str] | None] = []
+
+    async def handler(subject: str, reply: str, data: bytes, headers: dict[str, str] | None) -> None:
+        seen.append(headers)
+
+    direct._handlers[1] = handler  # as subscribe() leaves it, without a server
+    nc._subs[1] = Subscription(nc, 1, "jobs.>")
+    asyncio.run(direct.process_msg(1, b"jobs.q.normal", b"$JS.ACK.S.C.1.1.1.1.0", b"{}", raw_headers))
+    assert len(seen) == 1, "every message must reach its handler"
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    ("block", "reason"),
+    [
+        (b"NATS\r\n\r\n", "does not start with NATS/1.0"),  # nats-py: IndexError
+        (b"HTTP/1.1 200 OK\r\n\r\n", "does not start with NATS/1.0"),
+        (b"\x00\xff\xfe", "does not start with NATS/1.0"),
+        (b"NATS/1.0", "IndexError"),
+        (b"NATS/1.0 \xff\xfe\r\n\r\n", "UnicodeDecodeError"),
+    ],
+)
+def test_an_unreadable_header_block_still_reaches_the_handler(block: bytes, reason: str) -> None:
+    headers = _received(block)
+    assert isinstance(headers, UnreadableHeaders)
+    assert headers == {}
+    assert reason in headers.reason
+    assert headers.describe().startswith("unreadable header block (")
+
+
+def test_readable_header_blocks_are_parsed_as_before() -> None:
+    assert _received(b"NATS/1.0\r\nJetjobs-Task: t\r\n\r\n") == {"Jetjobs-Task": "t"}
+    assert _received(b"NATS/1.0 404 No Messages\r\n\r\n") == {"Status": "404", "Description": "No Messages"}
+
+
+def test_a_publish_over_max_payload_is_refused_before_it_is_sent() -> None:
+    """Sent, it would make the server answer -ERR, and nats-py closes the connection for good."""
+    nc = Client()
+    sent = _captured(nc)
+    install(nc)
+    limit = nc.max_payload
+    headers = {"Big": "h" * 1000}
+    with pytest.raises(MaxPayloadError):
+        asyncio.run(nc._send_publish("s", "", b"x" * (limit - 500), limit - 500, headers))
+    assert sent == []
+    asyncio.run(nc._send_publish("s", "", b"x" * (limit - 2000), limit - 2000, headers))
+    assert len(sent) == 1

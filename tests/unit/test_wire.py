@@ -64,8 +64,14 @@ def test_missing_body_keys_default_to_empty(data: bytes, expected: tuple[list[An
         (b"", "not valid JSON"),
         (b"not json", "not valid JSON"),
         (b'{"args": [1,', "not valid JSON"),
-        (b"\xff\xfe\x00garbage", "not valid JSON"),
-        (b'{"args":["\xe9"]}', "not valid JSON"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b'{"args":["\xe9"]}', "not UTF-8"),
+        ('{"args":[1]}'.encode("utf-16"), "not UTF-8"),
+        ('{"args":[1]}'.encode("utf-16-le"), "not valid JSON"),  # valid UTF-8 (NULs), not JSON
+        ('{"args":[1]}'.encode("utf-32"), "not UTF-8"),
+        (b"\xef\xbb\xbf" + b'{"args":[1]}', "not valid JSON"),  # a BOM is not part of the contract
+        (b'{"args":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+        (b'{"args":[' + b"7" * 5_000 + b"]}", "cannot be decoded: .*digits"),
         (b"[1, 2]", "must be a JSON object"),
         (b'"text"', "must be a JSON object"),
         (b"null", "must be a JSON object"),

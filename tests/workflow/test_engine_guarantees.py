@@ -371,6 +371,7 @@ async def test_a_failing_compensation_is_visible(app_factory: AppFactory) -> Non
         status = await run.status()
         assert status.steps["compensate-charge"].state == "failed"
         assert "refund service down" in (status.steps["compensate-charge"].error.message or "")  # type: ignore[union-attr]
+
         async def dead_lettered() -> bool:
             letters = await producer.dead_letters.list("saga")
             return any(letter.job_id == f"{run.id}.compensate-charge" for letter in letters)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from .._app import App
 from .._status import decode_status
+from ..errors import ConfigError
 from ._common import add_client_options, load_app, parse_json_arg, print_json, print_table, run_with_app
 from ._duration import parse_duration
 
@@ -46,6 +48,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
     }
     if args.delay:
         options["delay_s"] = parse_duration(args.delay).total_seconds()
+    if args.wait and not (args.timeout_s > 0 and math.isfinite(args.timeout_s)):
+        # Checked before anything is published: a job enqueued only to fail waiting would still run.
+        raise ConfigError(f"--timeout-s must be a number of seconds > 0, got {args.timeout_s:g}")
 
     async def body(app: App) -> int:
         job = await app.enqueue(args.task, args=call_args, kwargs=call_kwargs, **options)

@@ -25,6 +25,7 @@ class MemoryDelivery:
         self.subject = subject
         self.data = data
         self.headers = headers
+        self.header_error: str | None = None
         self.num_delivered = attempt
         self.stream = "MEMORY"
         self.consumer = "memory"

@@ -1,6 +1,6 @@
 """The only package that talks to NATS. Everything else uses these names."""
 
-from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
+from ._admin import ConsumerState, ConsumerStats, QueueStats, consumer_state, list_queues, queue_stats
 from ._browse import PauseState, ScanWindow, pause_queue, queue_pause_state, resume_queue, scan_newest, watch_new
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
@@ -16,6 +16,7 @@ from ._workflow import WorkflowTransport
 __all__ = [
     "MIN_SERVER",
     "Connection",
+    "ConsumerState",
     "ConsumerStats",
     "DeadLetterStore",
     "Delivery",
@@ -36,6 +37,7 @@ __all__ = [
     "cancel_delayed",
     "check_server_version",
     "connect",
+    "consumer_state",
     "delete_message",
     "ensure_delayed_stream",
     "ensure_dlq",

@@ -53,6 +53,36 @@ class QueueStats:
         return sum(c.waiting_pulls for c in self.consumers)
 
 
+@dataclass(frozen=True, slots=True)
+class ConsumerState:
+    """What the server knows of one consumer right now (for the pull watchdog)."""
+
+    pending: int
+    waiting_pulls: int
+    ack_pending: int
+    max_ack_pending: int | None  # None: unlimited
+
+    @property
+    def at_ack_limit(self) -> bool:
+        """The server parks pull requests until an ack frees a slot."""
+        return self.max_ack_pending is not None and self.ack_pending >= self.max_ack_pending
+
+
+async def consumer_state(conn: Connection, stream: str, consumer: str) -> ConsumerState | None:
+    """The consumer's counts; None when it does not exist."""
+    try:
+        ci = await conn.js.consumer_info(stream, consumer)
+    except nats.js.errors.NotFoundError:
+        return None
+    limit = ci.config.max_ack_pending
+    return ConsumerState(
+        pending=int(ci.num_pending or 0),
+        waiting_pulls=int(ci.num_waiting or 0),
+        ack_pending=int(ci.num_ack_pending or 0),
+        max_ack_pending=limit if limit is not None and limit > 0 else None,
+    )
+
+
 async def list_queues(conn: Connection) -> list[str]:
     """Names of every queue that has a stream in this namespace."""
     queues = []

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +56,7 @@ def check_server_version(text: str, url: str = "") -> None:
 
 
 Listener = Callable[[], None]
+ClosedListener = Callable[[str], None]
 
 
 class Connection:
@@ -62,7 +64,10 @@ class Connection:
 
     The first connect is bounded by ``connect_timeout_s`` and retried with
     jittered backoff; afterwards the client reconnects forever, so a worker
-    survives a server restart.
+    survives a server restart. What nats-py does not survive is a protocol
+    error from the server (``-ERR``, e.g. a maximum payload violation): it
+    closes the client for good. ``on_closed`` listeners hear of that, with the
+    reason, unless ``close()`` was ours.
     """
 
     def __init__(self, nc: Client, settings: Settings) -> None:
@@ -73,6 +78,8 @@ class Connection:
         self.js: JetStreamContext = nc.jetstream(timeout=settings.request_timeout_s)
         self._on_disconnect: list[Listener] = []
         self._on_reconnect: list[Listener] = []
+        self._on_closed: list[ClosedListener] = []
+        self.closing = False
         self.acks = AckedPublisher(nc, self.direct, timeout_s=settings.request_timeout_s)
 
     @property
@@ -104,6 +111,24 @@ class Connection:
     def on_reconnect(self, listener: Listener) -> None:
         self._on_reconnect.append(listener)
 
+    def on_closed(self, listener: ClosedListener) -> None:
+        """``listener(reason)`` when the client closes without ``close()``: it will not reconnect."""
+        self._on_closed.append(listener)
+
+    def closed_reason(self) -> str:
+        error = self.nc.last_error
+        return f"{error}" if error is not None and str(error) else type(error).__name__ if error else "closed"
+
+    def fire_closed(self) -> None:
+        if self.closing:
+            return
+        reason = self.closed_reason()
+        for listener in self._on_closed:
+            try:
+                listener(reason)
+            except Exception:
+                log.exception("connection listener failed")
+
     def new_inbox(self) -> str:
         return self.nc.new_inbox()
 
@@ -112,6 +137,7 @@ class Connection:
 
     async def close(self) -> None:
         """Flush what is buffered and close; never raises."""
+        self.closing = True
         if self.nc.is_closed:
             return
         await self.acks.stop()
@@ -151,13 +177,17 @@ async def connect(settings: Settings, *, name: str) -> Connection:
             log.info("reconnected to NATS at %s", holder[0].url)
             holder[0]._fire(holder[0]._on_reconnect)
 
+    async def on_closed() -> None:
+        if holder:
+            holder[0].fire_closed()
+
     async def on_error(exc: Exception) -> None:
         if not holder:
             errors.append(exc)  # the real reason of a failed first connect (refused, auth...)
         log.debug("nats client: %s", exc)
 
     options = _client_options(settings, name)
-    options.update(disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error)
+    options.update(disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, error_cb=on_error, closed_cb=on_closed)
     nc = await _first_connect(settings, options, errors)
     conn = Connection(nc, settings)
     holder.append(conn)
@@ -171,21 +201,26 @@ async def connect(settings: Settings, *, name: str) -> Connection:
 
 
 async def _first_connect(settings: Settings, options: dict[str, Any], errors: list[BaseException]) -> Client:
-    """Retry the first connect with jittered backoff until connect_timeout_s has passed."""
+    """Retry the first connect with jittered backoff until connect_timeout_s has passed.
+
+    Each attempt is bounded too: after a failed TLS handshake nats-py waits for the
+    socket to close (``StreamWriter.wait_closed``), which never happens.
+    """
     last: BaseException | None = None
+    deadline = time.monotonic() + settings.connect_timeout_s
     retrying = AsyncRetrying(
         stop=stop_after_delay(settings.connect_timeout_s),
         wait=wait_random_exponential(multiplier=0.1, max=1.0),
-        # Wrong credentials do not get better by retrying: fail at once.
+        # Wrong credentials or an untrusted certificate do not get better by retrying: fail at once.
         retry=retry_if_exception_type((OSError, asyncio.TimeoutError, nats.errors.Error))
-        & retry_if_exception(lambda _: not _refused(errors)),
+        & retry_if_exception(lambda _: not _refused(errors) and _tls_failure(errors) is None),
         reraise=True,
     )
     try:
         async for attempt in retrying:
             with attempt:
                 try:
-                    nc = await nats.connect(**options)
+                    nc = await asyncio.wait_for(nats.connect(**options), max(0.1, deadline - time.monotonic()))
                 except nats.errors.AuthorizationError:
                     raise
                 except Exception as exc:
@@ -199,6 +234,9 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
             raise ConnectionFailed(
                 f"NATS at {settings.nats_url} refused the credentials (authorization violation)"
             ) from None
+        tls = _tls_failure(errors)
+        if tls is not None:
+            raise ConnectionFailed(f"TLS handshake with NATS at {settings.nats_url} failed: {tls}") from None
         reason = _reason(cause)
         raise ConnectionFailed(
             f"cannot reach NATS at {settings.nats_url} within {settings.connect_timeout_s:g}s ({reason})"
@@ -211,6 +249,16 @@ async def _first_connect(settings: Settings, options: dict[str, Any], errors: li
 
 def _refused(errors: list[BaseException]) -> bool:
     return any("authorization" in str(exc).lower() for exc in errors)
+
+
+def _tls_failure(errors: list[BaseException]) -> str | None:
+    """Why the TLS handshake failed (e.g. the server's certificate is not trusted), if it did."""
+    for exc in reversed(errors):
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {exc.verify_message} (is nats_tls_ca_file the server's CA?)"
+        if isinstance(exc, ssl.SSLError):
+            return str(exc.reason or exc)
+    return None
 
 
 def _reason(exc: BaseException | None) -> str:

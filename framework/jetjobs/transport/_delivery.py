@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from nats.aio.client import Client
 
+from ._protocol import UnreadableHeaders
+
 _ACK = b"+ACK"
 _NAK = b"-NAK"
 _WPI = b"+WPI"
@@ -19,12 +21,15 @@ class Delivery:
     The metadata comes from the ack subject
     ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>``
     (with ``<domain>.<account>`` after ``ACK`` in the v2 form).
+    ``header_error`` says why the header block could not be read (then
+    ``headers`` is empty): the message still has to be settled.
     """
 
     __slots__ = (
         "_nc",
         "consumer",
         "data",
+        "header_error",
         "headers",
         "num_delivered",
         "pending",
@@ -42,6 +47,7 @@ class Delivery:
         self.reply = reply
         self.data = data
         self.headers: Mapping[str, str] = headers or {}
+        self.header_error = headers.describe() if isinstance(headers, UnreadableHeaders) else None
         tokens = reply.split(".")
         off = 2 if len(tokens) == 9 else 4
         self.stream = tokens[off]

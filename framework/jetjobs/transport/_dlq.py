@@ -41,6 +41,11 @@ class DeadLetterStore:
         self._conn = conn
         self.stream = conn.names.dlq_stream
 
+    @property
+    def max_payload(self) -> int:
+        """The server's limit on one message, headers included."""
+        return self._conn.max_payload
+
     async def publish(self, queue: str, data: bytes, headers: Mapping[str, str], msg_id: str) -> None:
         """Store a dead letter; ``msg_id`` makes a repeated move idempotent."""
         headers = {**headers, "Nats-Msg-Id": msg_id}
@@ -52,7 +57,7 @@ class DeadLetterStore:
     async def list(self, queue: str | None = None, *, limit: int = 100, after_seq: int = 0) -> list[StoredMessage]:
         subject = self._conn.names.dlq_subject(queue) if queue else self._conn.names.dlq_subjects
         found: list[StoredMessage] = []
-        seq = after_seq + 1
+        seq = max(after_seq, 0) + 1
         while len(found) < limit:
             message = await self._next(subject, seq)
             if message is None:
@@ -83,8 +88,13 @@ class DeadLetterStore:
         return _stored(raw, self.stream)
 
 
+_MAX_SEQ = 2**63 - 1
+
+
 async def read_message(conn: Connection, stream: str, seq: int) -> StoredMessage | None:
-    """Read one message by sequence; None when it is gone."""
+    """Read one message by sequence; None when it is gone (or the sequence cannot exist: < 1)."""
+    if not 1 <= seq <= _MAX_SEQ:
+        return None  # the server would answer with an API error, not "not found"
     try:
         raw = await conn.js.get_msg(stream, seq=seq, direct=True)
     except (nats.js.errors.NotFoundError, nats.errors.NoRespondersError):
@@ -93,6 +103,8 @@ async def read_message(conn: Connection, stream: str, seq: int) -> StoredMessage
 
 
 async def delete_message(conn: Connection, stream: str, seq: int) -> bool:
+    if not 1 <= seq <= _MAX_SEQ:
+        return False
     try:
         return bool(await conn.js.delete_msg(stream, seq))
     except nats.js.errors.NotFoundError:

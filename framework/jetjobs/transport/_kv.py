@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from .._names import is_valid_job_id
+from ..errors import JobNotFound
 from ._acks import AfterAck
 from ._connection import Connection
 from ._kvstore import KeyValueStore
@@ -48,16 +50,25 @@ class StatusStore:
         await self._conn.acks.publish_then(self._prefix + job_id, record, then)
 
     async def get(self, job_id: str) -> bytes | None:
-        entry = await self.kv.get(job_id)
+        entry = await self.kv.get(_checked(job_id))
         return entry.value if entry is not None else None
 
     async def revision(self, job_id: str) -> int:
         """The revision of the stored record; 0 when there is none."""
-        entry = await self.kv.get(job_id)
+        entry = await self.kv.get(_checked(job_id))
         return entry.revision if entry is not None else 0
 
     async def watch(self, job_id: str) -> AsyncGenerator[bytes, None]:
         """Yield the current record (if any), then every update, until the caller stops."""
-        async for entry in self.kv.watch(job_id):
+        async for entry in self.kv.watch(_checked(job_id)):
             if entry.value is not None:
                 yield entry.value
+
+
+def _checked(job_id: str) -> str:
+    """A job id that can be a KV key; JobNotFound (naming it) for one no job can have."""
+    if not is_valid_job_id(job_id):
+        raise JobNotFound(
+            f"no job {job_id!r}: not a valid job id (letters, digits, '_', '-', '=' and single dots, at most 200)"
+        )
+    return job_id

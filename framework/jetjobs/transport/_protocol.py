@@ -4,6 +4,13 @@
   regular-expression match per header, and parses one by checking each
   character of each name in Python. ``HeaderCodec`` and ``parse_header_lines``
   do the same work with a few C-level string operations (2-3x cheaper).
+* Header blocks that cannot be read (``NATS\\r\\n\\r\\n`` makes nats-py raise
+  IndexError) are handed on as ``UnreadableHeaders`` instead of being dropped:
+  a pull delivery must always reach its puller, or the puller would wait for it
+  forever, and the worker settles it (dead letter) like any other poison message.
+* Publishes bigger than the server's ``max_payload`` (headers included) fail
+  here with ``MaxPayloadError``: sent, the server would answer ``-ERR`` and
+  nats-py would close the connection for good.
 * Direct subscriptions: nats-py hands each message of a callback subscription
   to a per-subscription task through a queue, as a ``Msg`` object. The
   subscriptions that see one message per job (pull deliveries, publish
@@ -24,7 +31,7 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import BadHeaderError, BadSubjectError
+from nats.errors import BadHeaderError, BadSubjectError, MaxPayloadError
 
 log = logging.getLogger("jetjobs.transport")
 
@@ -35,6 +42,25 @@ DirectHandler = Callable[[str, str, bytes, dict[str, str] | None], Awaitable[Non
 _HEADER_KEY_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 _CHECKED_NAMES_MAX = 4096
+_HEADER_LINE = b"NATS/1.0"
+_SHOWN_BYTES = 120
+
+
+class UnreadableHeaders(dict[str, str]):
+    """Given to a handler instead of headers when a header block cannot be parsed: empty, with the reason."""
+
+    __slots__ = ("raw", "reason")
+
+    def __init__(self, raw: bytes, reason: str) -> None:
+        super().__init__()
+        self.raw = bytes(raw)
+        self.reason = reason
+
+    def describe(self) -> str:
+        """One line: why, and the first bytes of the block (escaped)."""
+        shown = repr(self.raw[:_SHOWN_BYTES])
+        more = f" (+{len(self.raw) - _SHOWN_BYTES} bytes)" if len(self.raw) > _SHOWN_BYTES else ""
+        return f"unreadable header block ({self.reason}): {shown}{more}"
 
 
 class HeaderCodec:
@@ -108,11 +134,20 @@ class DirectSubscriptions:
         stats = self._nc.stats
         stats["in_msgs"] += 1
         stats["in_bytes"] += len(data)
+        parsed = await self._read_headers(headers) if headers else None
         try:
-            parsed = await self._nc._process_headers(headers) if headers else None
-            await handler(subject.decode(), reply.decode(), data, parsed)
+            await handler(subject.decode(errors="replace"), reply.decode(errors="replace"), data, parsed)
         except Exception:  # an error must not reach the parser: it would drop the connection
             log.exception("handling a message on %s failed", subject.decode(errors="replace"))
+
+    async def _read_headers(self, raw: bytes) -> dict[str, str] | None:
+        """Parsed headers, or ``UnreadableHeaders``: never raises, whatever the bytes."""
+        if not raw.startswith(_HEADER_LINE):
+            return UnreadableHeaders(raw, "it does not start with NATS/1.0")
+        try:
+            return await self._nc._process_headers(raw)
+        except Exception as exc:  # nats-py indexes and decodes without checks (IndexError, UnicodeDecodeError)
+            return UnreadableHeaders(raw, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
 async def _unused(msg: Msg) -> None:  # pragma: no cover - direct subscriptions never queue
@@ -133,6 +168,8 @@ def install(nc: Client) -> DirectSubscriptions:
         else:
             block = codec.encode(headers)
             size = len(block)
+            if size + payload_size > nc.max_payload:
+                raise MaxPayloadError(f"{size} bytes of headers and {payload_size} of body exceed {nc.max_payload}")
             cmd = f"HPUB {subject} {reply} {size} {size + payload_size}\r\n".encode() + block
         nc.stats["out_msgs"] += 1
         nc.stats["out_bytes"] += payload_size

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import nats.errors
 import nats.js.errors
 
-from ..errors import JetjobsError, QueueFull
+from ..errors import JetjobsError, PayloadTooLarge, QueueFull
 from ._acks import PublishFailed
 from ._connection import Connection
 
@@ -126,6 +126,9 @@ def translate(exc: BaseException, out: Outbound) -> JetjobsError:
         return JetjobsError(f"publishing to {out.subject} failed: {exc.description} (err {exc.err_code})")
     if isinstance(exc, nats.errors.ConnectionClosedError | nats.errors.OutboundBufferLimitError):
         return JetjobsError(f"publishing to {out.subject} failed: not connected to NATS")
+    if isinstance(exc, nats.errors.MaxPayloadError):  # refused before sending (transport/_protocol.py)
+        detail = exc.args[0] if exc.args else "over the server's max_payload"
+        return PayloadTooLarge(f"job for {out.subject} is too large for the server: {detail}")
     if isinstance(exc, JetjobsError):
         return exc
     return JetjobsError(f"publishing to {out.subject} failed: {exc!r}")

@@ -72,6 +72,7 @@ class Puller:
         self.remaining = 0
         self.hint = Hint.UNKNOWN
         self.error: str | None = None
+        self.last_activity = 0.0  # when the request in flight was sent or last answered
 
     async def start(self) -> None:
         self._inbox = self._conn.new_inbox()
@@ -110,6 +111,7 @@ class Puller:
         self._seq += 1
         self._current = f"{self._inbox}.{self._seq}"
         self.mode, self.remaining, self._sent_at = mode, batch, time.monotonic()
+        self.last_activity = self._sent_at
         log.debug("pull %s %s batch=%d reply=%s", self.consumer, mode.value, batch, self._current)
         try:
             await self._conn.nc.publish(self._api, json.dumps(body).encode(), reply=self._current)
@@ -122,10 +124,18 @@ class Puller:
         if subject.startswith(self._inbox):
             self._on_status(subject, headers or {})
             return
+        # Every message answers the request in flight, whatever its bytes: one left
+        # uncounted would keep this puller waiting for it forever.
+        if self.mode is not Mode.IDLE:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                self._end()
+        self.last_activity = time.monotonic()
         try:
             delivery = Delivery(self._conn.nc, subject, reply, data, headers)
         except (IndexError, ValueError):
-            log.warning("ignoring a message without a JetStream ack subject on %s", subject)
+            log.warning("ignoring a message without a JetStream ack subject on %s (reply %r)", subject, reply[:200])
+            self._on_change()
             return
         self.error = None
         log.debug(
@@ -135,17 +145,16 @@ class Puller:
             delivery.pending,
             self.mode.value,
         )
-        if self.mode is not Mode.IDLE:
-            self.remaining -= 1
-            if self.remaining <= 0:
-                self._end()
         self.hint = Hint.BACKLOG if delivery.pending > 0 else Hint.EMPTY
-        self._on_delivery(delivery)
-        self._on_change()
+        try:
+            self._on_delivery(delivery)
+        finally:
+            self._on_change()
 
     def _on_status(self, subject: str, headers: dict[str, str]) -> None:
         if subject != self._current:
             return  # a request we already gave up on
+        self.last_activity = time.monotonic()
         status = headers.get("Status", "")
         log.debug("pull %s status %s on %s", self.consumer, status, subject)
         if status == "100":

@@ -76,6 +76,17 @@ class Executor:
         }
 
     def prepare(self, delivery: Delivery, queue: str, priority: str) -> Prepared | Outcome:
+        """A job ready to run, or the Outcome of a message that cannot run; never raises."""
+        try:
+            return self._prepare(delivery, queue, priority)
+        except Exception as exc:  # e.g. RecursionError deep in validation: no message may crash the worker
+            log.warning("message %s of %s cannot be decoded: %r", delivery.stream_seq, queue, exc)
+            return DeadLetter(ErrorInfo.from_exception(exc), reason="malformed message", state="dead")
+
+    def _prepare(self, delivery: Delivery, queue: str, priority: str) -> Prepared | Outcome:
+        if delivery.header_error is not None:
+            unreadable = InvalidPayload(delivery.header_error)
+            return DeadLetter(ErrorInfo.from_exception(unreadable), reason="malformed message", state="dead")
         try:
             headers = decode_headers(delivery.headers)
         except InvalidPayload as exc:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..transport import Connection, Delivery, Hint, Mode, Puller
 from ._heartbeat import Heartbeat
+from ._pullwatch import PullWatchdog
 from ._ratelimit import TokenBucket
 
 log = logging.getLogger("jetjobs.worker")
@@ -29,6 +30,7 @@ Handler = Callable[[Delivery, str], Awaitable[None]]
 
 _MAX_BATCH = 256
 _TICK_S = 1.0
+_ERROR_RETRY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Fetcher:
             )
             for s in sources
         ]
+        self.watchdog = PullWatchdog(conn, [p for _, p in self._levels])
         self._buffers: dict[str, collections.deque[Delivery]] = {s.label: collections.deque() for s in sources}
         self._running: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[None]] = set()
@@ -157,10 +160,10 @@ class Fetcher:
 
         return on_delivery
 
-    def _give_back(self, delivery: Delivery) -> None:
+    def _give_back(self, delivery: Delivery, delay_s: float = 0.0) -> None:
         """Nak a job we will not run, so another replica gets it now rather than after ack_wait."""
         self.heartbeat.remove(delivery)
-        task = asyncio.create_task(delivery.nak())
+        task = asyncio.create_task(delivery.nak(delay_s))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -198,6 +201,15 @@ class Fetcher:
     async def _run(self, delivery: Delivery, label: str) -> None:
         try:
             await self._handle(delivery, label)
+        except Exception:  # a bug must not leave the message unsettled until ack_wait
+            log.exception(
+                "handling message %d of %s failed; redelivery in %gs",
+                delivery.stream_seq,
+                delivery.stream,
+                _ERROR_RETRY_S,
+            )
+            if not delivery.settled:
+                self._give_back(delivery, _ERROR_RETRY_S)
         finally:
             task = asyncio.current_task()
             if task is not None:
@@ -233,6 +245,10 @@ class Fetcher:
         for _, puller in self._levels:
             if puller.is_stale(now):
                 puller.reset()
+        try:
+            await self.watchdog.check()
+        except Exception as exc:  # the server did not answer: the next tick asks again
+            log.debug("pull watchdog could not read consumer state: %s", exc)
         free = self.capacity - len(self._running) - self.buffered
         free -= sum(p.remaining for _, p in self._levels if p.mode is Mode.DRAIN)
         if self._limiter is not None:

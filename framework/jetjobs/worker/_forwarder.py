@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 from .. import transport
-from .._names import PRIORITIES, Priority
+from .._names import PRIORITIES, Priority, is_valid_job_id
 from .._settings import QueueConfig
 from .._status import JobState, StatusRecord, decode_status
-from .._wire import H_JOB_ID, H_MSG_ID, now_iso
+from .._wire import H_JOB_ID, H_MSG_ID, copyable_headers, now_iso
 from ..errors import JetjobsError, QueueFull
 from ..transport import Connection, Delivery, StatusStore
 from ._fetcher import Source
@@ -40,10 +40,13 @@ class Forwarder:
     async def handle(self, delivery: Delivery, label: str) -> None:
         level = delivery.subject.rsplit(".", 1)[-1]
         priority: Priority = level if level in PRIORITIES else "normal"
-        headers = {k: v for k, v in delivery.headers.items() if isinstance(k, str) and not k.startswith("Nats-")}
+        # Whatever the message holds, it goes on to the queue, whose worker dead-letters it if it is
+        # malformed: only headers that can be sent and that the server does not act on go with it.
+        headers = copyable_headers(delivery.headers)
         job_id = headers.get(H_JOB_ID, "")
-        headers[H_MSG_ID] = job_id or f"delayed-{delivery.stream_seq}"
-        entry = await self._status.kv.get(job_id) if job_id else None
+        valid_id = is_valid_job_id(job_id)
+        headers[H_MSG_ID] = job_id if valid_id else f"delayed-{delivery.stream_seq}"
+        entry = await self._status.kv.get(job_id) if valid_id else None
         out = transport.Outbound(self._queue, self._conn.names.subject(self._queue, priority), delivery.data, headers)
         try:
             await self._publish(out)

@@ -19,6 +19,7 @@ from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, Retry
 from .._status import JobState, StatusRecord, decode_status
 from .._wire import (
     H_DLQ_ATTEMPTS,
+    H_DLQ_BODY_TRUNCATED,
     H_DLQ_ERROR_MESSAGE,
     H_DLQ_ERROR_TYPE,
     H_DLQ_FIRST_FAILURE,
@@ -30,6 +31,8 @@ from .._wire import (
     H_ENQUEUED_AT,
     H_JOB_ID,
     H_TASK,
+    copyable_headers,
+    fit_dead_letter,
     header_value,
     now_iso,
 )
@@ -182,7 +185,14 @@ class Settler:
             subject=message.subject,
             stream_seq=message.seq,
         )
-        await self._dlq.publish(record.queue, message.data, headers, f"dlq-{message.stream}-{message.seq}")
+        headers, body = fit_dead_letter(headers, message.data, self._dlq.max_payload)
+        if H_DLQ_BODY_TRUNCATED in headers:
+            log.warning(
+                "dead letter of job %s is over the server's max_payload (%d bytes): body stored truncated",
+                record.id,
+                len(message.data),
+            )
+        await self._dlq.publish(record.queue, body, headers, f"dlq-{message.stream}-{message.seq}")
         await self.write_dead_status(record, outcome, attempts, first, started_at)
         log.warning("job %s (%s) dead-lettered: %s: %s", record.id, record.task, outcome.reason, outcome.error.message)
 
@@ -239,8 +249,8 @@ def dead_letter_headers(
     subject: str,
     stream_seq: int,
 ) -> dict[str, str]:
-    """The original headers plus what went wrong (header values are single lines)."""
-    headers = {k: v for k, v in original.items() if isinstance(k, str) and k != "Nats-Msg-Id"}
+    """The original headers that can be stored plus what went wrong (header values are single lines)."""
+    headers = copyable_headers(original)
     headers.update(
         {
             H_DLQ_REASON: header_value(reason),

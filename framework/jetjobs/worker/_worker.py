@@ -16,7 +16,7 @@ from .._names import check_queue_name
 from .._outcome import Cancelled, Outcome, Requeue
 from .._status import JobState
 from .._wire import now_iso
-from ..errors import ConfigError
+from ..errors import ConfigError, ConnectionFailed
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._backlog import BacklogMonitor
 from ..transport import DeadLetterStore, Delivery, StatusStore
@@ -88,6 +88,7 @@ class Worker:
         self._backlog: BacklogMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
         self._presence: Presence | None = None
+        self._lost: ConnectionFailed | None = None
 
     @property
     def ready(self) -> bool:
@@ -102,6 +103,7 @@ class Worker:
         await app.connect()
         await app.provision(self.queues)
         conn = app.connection
+        conn.on_closed(self._connection_closed)
         for queue in self.queues:
             if not any(t.spec.queue == queue for t in app.tasks.values()):
                 log.warning("queue %s has no tasks in app %s: its jobs will be dead-lettered", queue, app.name)
@@ -285,6 +287,20 @@ class Worker:
         finally:
             self._in_settle.discard(task)
 
+    def _connection_closed(self, reason: str) -> None:
+        """nats-py closed the client for good (a server ``-ERR``): stop and let ``run()`` raise.
+
+        Rebuilding every subscription, consumer and store in-process would repeat
+        what a restart does, with less certainty; so the worker stops at once
+        (readiness is already false: not connected) and exits non-zero, and its
+        supervisor starts a fresh one. Jobs it held come back after ack_wait.
+        """
+        url = self.app.connection.settings.nats_url
+        self._lost = ConnectionFailed(f"the connection to NATS at {url} was closed ({reason}); the worker stops")
+        log.error("%s", self._lost)
+        self._stop.set()
+        self._hard_stop.set()
+
     def request_stop(self) -> None:
         """Begin a graceful stop; a second call stops hard (running jobs are handed back now)."""
         if self._stop.is_set():
@@ -292,12 +308,17 @@ class Worker:
         self._stop.set()
 
     async def run(self) -> None:
-        """Start, work until ``request_stop()``, then shut down."""
+        """Start, work until ``request_stop()``, then shut down.
+
+        Raises ConnectionFailed when the connection was closed for good while working.
+        """
         try:
             await self.start()
             await self._stop.wait()
         finally:
             await self.shutdown()
+        if self._lost is not None:
+            raise self._lost
 
     async def shutdown(self) -> None:
         """Stop in dependency order.
@@ -313,25 +334,16 @@ class Worker:
         for fetcher in fetchers:
             await fetcher.stop_fetching()
         await Presence.stop_if_started(self._presence)
-        running = [f for f in self.fetchers.values() if f.running]
-        if running:
-            log.info(
-                "waiting up to %.0fs for %d running jobs",
-                self.shutdown_grace_s,
-                sum(f.running for f in running),
-            )
-            grace: asyncio.Future[Any] = asyncio.gather(*(f.wait_running(self.shutdown_grace_s) for f in fetchers))
-            hard: asyncio.Future[Any] = asyncio.ensure_future(self._hard_stop.wait())
-            _, pending = await asyncio.wait({grace, hard}, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._grace(fetchers)
         for fetcher in fetchers:
             if fetcher.running:
                 log.warning("handing back %d unfinished jobs", fetcher.running)
             await fetcher.cancel_running(keep=self._in_settle)
         # Jobs whose results are being stored are acked when the store answers: wait for it.
-        await self.app.connection.acks.drain(timeout_s=self.app.settings.request_timeout_s)
+        # (No connection when start() failed to connect: then its error is the one to see.)
+        conn = self.app.link.current
+        if conn is not None:
+            await conn.acks.drain(timeout_s=self.app.settings.request_timeout_s)
         await self._stop_background()
         for fetcher in fetchers:
             await fetcher.close()
@@ -353,6 +365,19 @@ class Worker:
             self._marker_task.cancel()
         if self._steps is not None:
             await self._steps.stop()
+
+    async def _grace(self, fetchers: list[Fetcher]) -> None:
+        """Let running jobs finish within shutdown_grace_s, or until a hard stop."""
+        running = sum(f.running for f in self.fetchers.values())
+        if not running:
+            return
+        log.info("waiting up to %.0fs for %d running jobs", self.shutdown_grace_s, running)
+        grace: asyncio.Future[Any] = asyncio.gather(*(f.wait_running(self.shutdown_grace_s) for f in fetchers))
+        hard: asyncio.Future[Any] = asyncio.ensure_future(self._hard_stop.wait())
+        _, pending = await asyncio.wait({grace, hard}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _in_flight(self) -> dict[tuple[str, ...], float]:
         return {(queue,): float(f.running) for queue, f in self.fetchers.items()}
