@@ -407,9 +407,14 @@ class Engine:
 
     async def _inputs(self, meta: RunRecord, defn: WorkflowDef, spec: StepDef) -> tuple[list[Any], dict[str, Any]]:
         raw_args, raw_input = thaw(spec.args), thaw(spec.input)
-        refs = {r[1] for r in template_refs([raw_args, raw_input]) if r[0] == "tasks" and len(r) > 1}
+        all_refs = template_refs([raw_args, raw_input])
+        if not all_refs:
+            return list(raw_args), dict(raw_input)  # nothing to look up
+        refs = {r[1] for r in all_refs if r[0] == "tasks" and len(r) > 1}
         tasks: dict[str, Any] = dict(await _gather_bounded(self._scope_of(meta.run_id, n) for n in sorted(refs)))
-        run_input, run_context = await self.store.run_input(meta.run_id)
+        run_input, run_context = (None, None)
+        if any(r[0] != "tasks" for r in all_refs):
+            run_input, run_context = await self.store.run_input(meta.run_id)
         scope = {"input": run_input, "context": run_context, "tasks": tasks}
         args = render(list(raw_args), scope, step=spec.name, path="args")
         kwargs = render(dict(raw_input), scope, step=spec.name, path="input")

@@ -49,6 +49,7 @@ class RunStore:
         self._defs: dict[tuple[str, str], WorkflowDef] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[WorkflowDef]] = {}
         self._inputs: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+        self._input_loads: dict[str, asyncio.Future[tuple[Any, Any]]] = {}
 
     # -- definitions ------------------------------------------------------------
 
@@ -121,6 +122,13 @@ class RunStore:
         if cached is not None:
             self._inputs.move_to_end(run_id)
             return cached
+        loading = self._input_loads.get(run_id)
+        if loading is None:  # one read for the steps that start together
+            loading = self._input_loads[run_id] = asyncio.ensure_future(self._load_input(run_id))
+            loading.add_done_callback(lambda _: self._input_loads.pop(run_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load_input(self, run_id: str) -> tuple[Any, Any]:
         entry = await self.t.runs.get(f"{run_id}.input")
         raw = json.loads(entry.value) if entry is not None and entry.value else {}
         found = (raw.get("input"), raw.get("context"))
