@@ -4,7 +4,9 @@ Every service is its own OS process, as in production. The demo prints what
 flows between them (retries, a dead letter, a delayed job, periodic fires),
 then runs the order-processing workflow across the orders and payments workers
 twice (one order ships, one is refunded), prints both runs' DAG, steps and log,
-then the queues, schedules and dead letters, and exits by itself.
+runs the image-processing canvas (a chain with a group of three resizes) across
+the orders and notifications workers, then prints the queues, schedules and dead
+letters, and exits by itself.
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ def main() -> int:
             print(jetjobs(env, "workflow", "status", run_id), end="", flush=True)
             banner(f"jetjobs workflow logs {run_id}")
             print(jetjobs(env, "workflow", "logs", run_id), end="", flush=True)
+        banner("orders: the image-processing canvas, chain(process_image, group(3 x resize), update_metadata)")
+        canvas = Service("orders", [sys.executable, "-m", "services.orders.main", "--canvas"], env)
+        canvas_code = canvas.proc.wait(timeout=120)
+        banner("jetjobs workflow status images-product-7")
+        print(jetjobs(env, "workflow", "status", "images-product-7"), end="", flush=True)
         banner("jetjobs workflow list")
         print(jetjobs(env, "workflow", "list"), end="", flush=True)
         wait_until_idle(env)
@@ -117,8 +124,8 @@ def main() -> int:
         print(jetjobs(env, "dlq", "list"), end="", flush=True)
         banner("stopping the services (SIGTERM: running jobs finish first)")
         codes = [service.stop() for service in [scheduler, *workers]]
-        ok = orders_code == 0 and checkout_code == 0 and codes == [0] * len(codes)
-        failed = f"orders {orders_code}, workflows {checkout_code}, scheduler and workers {codes}"
+        ok = orders_code == 0 and checkout_code == 0 and canvas_code == 0 and codes == [0] * len(codes)
+        failed = f"orders {orders_code}, workflows {checkout_code}, canvas {canvas_code}, services {codes}"
         banner("demo finished" if ok else f"demo failed ({failed})")
         return 0 if ok else 1
 

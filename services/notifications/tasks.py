@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from jetjobs import App, current_job
 
@@ -40,3 +41,12 @@ async def send_receipt(order_id: str, customer: str, amount_cents: int, template
 def send_email(to: str, subject: str, body: str = "") -> dict[str, str]:
     """A blocking SMTP client runs in the worker's thread pool."""
     return {"to": to, "subject": subject}
+
+
+@app.task(queue="notifications")
+async def resize(image: dict[str, Any], size: str) -> dict[str, Any]:
+    """One variant of a product image for emails (a step of the image-processing canvas)."""
+    width = {"thumb": 160, "small": 480, "large": 1200}[size]
+    height = image["height"] * width // image["width"]
+    stem = image["path"].rsplit(".", 1)[0]
+    return {"path": f"{stem}@{size}.png", "width": width, "height": height}

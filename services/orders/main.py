@@ -18,7 +18,8 @@ import random
 import sys
 from pathlib import Path
 
-from jetjobs import App, EnqueueOptions, JetjobsError, Job, JobFailed, JobRequest, WorkflowFailed
+from jetjobs import App, EnqueueOptions, JetjobsError, Job, JobFailed, JobRequest, WorkflowFailed, chain, group
+from jetjobs.workflow import signature
 
 log = logging.getLogger("orders")
 
@@ -96,6 +97,24 @@ async def run_workflows(app: App, timeout_s: float) -> int:
     return 0 if ok else 1
 
 
+async def run_canvas(app: App, timeout_s: float) -> int:
+    """The image-processing canvas: process → three resizes side by side → metadata.
+
+    The tasks live in two other services (orders worker and notifications), named by
+    string with their queues, as a producer without their code would do.
+    """
+    canvas = chain(
+        signature("process_image", "img/product-7.png").set(queue="orders"),
+        group([signature("resize", size=size).set(queue="notifications") for size in ("thumb", "small", "large")]),
+        signature("update_metadata").set(queue="orders"),
+    )
+    run = await app.enqueue(canvas, run_id="images-product-7")
+    print(f"[orders] started canvas run {run.id} (process_image → 3 x resize → update_metadata)", flush=True)
+    result = await run.result(timeout_s=timeout_s)
+    print(f"[orders] canvas run {run.id}: succeeded: {result}", flush=True)
+    return 0 if result.get("count") == 3 else 1
+
+
 async def run_forever(app: App, interval_s: float) -> int:
     for number in itertools.count(1):
         job = await app.enqueue_request(order_request(random.randint(1, 10_000) * 10 + number % 10))
@@ -109,11 +128,14 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, help="enqueue this many orders, wait for them, exit")
     parser.add_argument("--interval-s", type=float, default=2.0, help="without --count: seconds between orders")
     parser.add_argument("--workflows", action="store_true", help="run the order-processing workflow twice, exit")
+    parser.add_argument("--canvas", action="store_true", help="run the image-processing canvas once, exit")
     parser.add_argument("--timeout-s", type=float, default=60.0)
     args = parser.parse_args(argv)
     async with App("orders") as app:
         if args.workflows:
             return await run_workflows(app, args.timeout_s)
+        if args.canvas:
+            return await run_canvas(app, args.timeout_s)
         if args.count:
             return await run_batch(app, args.count, args.timeout_s)
         return await run_forever(app, args.interval_s)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from jetjobs import App
 
@@ -48,3 +49,19 @@ async def fulfill_order(order_id: str, sku: str) -> dict[str, str]:
     await asyncio.sleep(0.01)
     log.info("shipped %s (%s)", order_id, sku)
     return {"order_id": order_id, "shipment": f"ship-{order_id}"}
+
+
+# -- product images: the first and last steps of the image-processing canvas; the resizes
+#    run in the notifications service (services/notifications/tasks.py) --------------------
+
+
+@app.task(queue="orders")
+async def process_image(path: str) -> dict[str, Any]:
+    """Reads a product image and returns what the resizes need (here: its name and size)."""
+    return {"path": path, "width": 2400, "height": 1600}
+
+
+@app.task(queue="orders")
+async def update_metadata(variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stores the variants made by the group of resizes, in the order they were declared."""
+    return {"variants": [v["path"] for v in variants], "count": len(variants)}

@@ -23,4 +23,6 @@ def test_demo_runs_and_reports_retries_and_the_dead_letter() -> None:
     assert "receipt-order-x" in out.split("jetjobs dlq list")[1]  # the poison job is in the DLQ
     assert "[orders] workflow run checkout-order-101: succeeded" in out
     assert "[compensate-process-payment: succeeded]" in out.split("jetjobs workflow status checkout-order-102")[1]
+    assert "canvas run images-product-7: succeeded" in out
+    assert "[resize-3: succeeded]" in out.split("jetjobs workflow status images-product-7")[1]
     assert out.rstrip().endswith("==== demo finished ====")
