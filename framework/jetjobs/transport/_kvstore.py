@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import nats.errors
 import nats.js.errors
-from nats.js.api import KeyValueConfig, StorageType
+from nats.js.api import DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
 from ..errors import ConfigError, JetjobsError
@@ -102,18 +102,32 @@ class KeyValueStore:
 
     async def matching(self, pattern: str) -> list[Entry]:
         """Every live entry whose key matches the subject pattern (``*.meta``, ``run1.>``)."""
-        # One ordered consumer over the matching keys (nats-py's keys(filters=...)
-        # matches substrings, not subject wildcards, and needs a get per key).
-        kv = await self._handle()
-        watcher = await kv.watch(pattern, ignore_deletes=True)
-        entries = []
+        # An ordered consumer over the last value of each matching key, read until the
+        # server says nothing is pending. (nats-py's watch() can signal "no more values"
+        # before delivering them when the server is quick and the client busy: it
+        # compares consumer info with what it has processed, not what it was sent.)
+        js, stream = self._conn.js, f"KV_{self.bucket}"
+        subject = f"$KV.{self.bucket}.{pattern}"
         try:
-            while (entry := await watcher.updates(timeout=self._conn.settings.request_timeout_s)) is not None:  # type: ignore[no-untyped-call]
-                if entry.value and entry.operation not in _DELETED:
-                    entries.append(Entry(entry.key, entry.value, int(entry.revision or 0)))
+            await js.get_last_msg(stream, subject)  # a leader read: is there anything at all?
+        except nats.js.errors.NotFoundError:
+            return []
+        sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
+        latest: dict[str, Entry] = {}
+        try:
+            while True:
+                msg = await sub.next_msg(timeout=self._conn.settings.request_timeout_s)
+                key = msg.subject[len(f"$KV.{self.bucket}.") :]
+                operation = (msg.headers or {}).get("KV-Operation")
+                if operation in _DELETED or not msg.data:
+                    latest.pop(key, None)
+                else:
+                    latest[key] = Entry(key, msg.data, int(msg.metadata.sequence.stream))
+                if msg.metadata.num_pending == 0:
+                    break
         finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return entries
+            await sub.unsubscribe()
+        return list(latest.values())
 
     async def watch(self, pattern: str = ">") -> AsyncGenerator[Entry, None]:
         """Yield the current value of each key matching ``pattern`` (a key, or ``prefix.>``),

@@ -27,7 +27,7 @@ from ._errors import WorkflowDefinitionError
 from ._frozen import FrozenMap
 from ._guard import WorkflowGuard
 from ._model import StepDef, WorkflowDef
-from ._runs import RunStatus, WorkflowRun, build_status
+from ._runs import RunStatus, WorkflowRun, build_status, step_names
 from ._state import RunRecord
 from ._store import RunStore
 from ._yaml import load_workflows_yaml
@@ -221,5 +221,6 @@ class Workflows:
         out = []
         for record in records[:limit]:
             defn = await engine.store.definition(record.name, record.version)
-            out.append(build_status(record, defn, await engine.store.run_keys(record.run_id)))
+            keys = await engine.store.run_keys(record.run_id, step_names(record, defn))
+            out.append(build_status(record, defn, keys))
         return out

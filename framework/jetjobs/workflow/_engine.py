@@ -544,7 +544,11 @@ class Engine:
         await self.failed(run_id, step, at.record.attempt, error)
 
     async def _cancel_children(self, run_id: str) -> None:
-        for key, data in (await self.store.run_keys(run_id)).items():
+        meta = await self.store.meta(run_id)
+        if meta is None:
+            return
+        defn = await self.store.definition(meta.record.name, meta.record.version)
+        for key, data in (await self.store.run_keys(run_id, defn.topo_order())).items():
             if ".st." in key:
                 record = StepRecord.decode(data)
                 if record.child_run and not record.state.terminal:

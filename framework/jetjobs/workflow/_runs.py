@@ -145,7 +145,7 @@ class WorkflowRun:
         """The run and every step: state, attempts, timings, output or error."""
         record = await self.record()
         defn = await self._engine.store.definition(record.name, record.version)
-        keys = await self._engine.store.run_keys(self.id)
+        keys = await self._engine.store.run_keys(self.id, step_names(record, defn))
         return build_status(record, defn, keys)
 
     async def cancel(self) -> bool:
@@ -164,9 +164,14 @@ class WorkflowRun:
                     return
 
 
+def step_names(record: RunRecord, defn: WorkflowDef) -> list[str]:
+    """The steps a status shows: every step, then the compensations the run started."""
+    return [*defn.topo_order(), *(f"compensate-{s}" for s in record.compensation)]
+
+
 def build_status(record: RunRecord, defn: WorkflowDef, keys: dict[str, bytes]) -> RunStatus:
     prefix = f"{record.run_id}."
-    names = [*defn.topo_order(), *(f"compensate-{s}" for s in record.compensation)]
+    names = step_names(record, defn)
     steps: dict[str, StepStatus] = {}
     for name in names:
         spec = defn.compensate[name.removeprefix("compensate-")] if name.startswith("compensate-") else defn.step(name)

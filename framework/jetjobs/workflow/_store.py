@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +179,19 @@ class RunStore:
         data = json.dumps({"at": now_iso()}).encode()
         return await self.t.runs.create(f"{run_id}.trig.{step}", data) is not None
 
-    async def run_keys(self, run_id: str) -> dict[str, bytes]:
-        """Every key of a run (for status views; not for decisions)."""
-        return {e.key: e.value for e in await self.t.runs.items(f"{run_id}.") if e.value is not None}
+    async def run_keys(self, run_id: str, steps: Iterable[str]) -> dict[str, bytes]:
+        """The step records and trigger markers of ``steps`` (leader reads, in parallel).
+
+        Read key by key rather than with a watch over ``<run>.>``: an ordered consumer
+        can report "no more values" before it delivered them on a busy server.
+        """
+        keys = [f"{run_id}.{kind}.{step}" for step in steps for kind in ("st", "trig")]
+        gate = asyncio.Semaphore(128)
+
+        async def one(key: str) -> tuple[str, bytes | None]:
+            async with gate:
+                entry = await self.t.runs.get(key)
+            return key, entry.value if entry is not None else None
+
+        found = await asyncio.gather(*(one(k) for k in keys))
+        return {key: value for key, value in found if value is not None}
