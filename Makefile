@@ -47,8 +47,9 @@ test-helm: install test-tools ## only the chart, image and compose tests
 test-unit: install ## only the tests that need no server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: install ## throughput and latency next to plain nats-py, as ratios
+bench: install ## throughput and latency next to plain nats-py, as ratios; workflow overhead next to plain jobs
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/workflows.py
 
 demo: install ## embedded nats-server + worker services + example producer; exits by itself
 	$(BIN)/python -m services.demo
