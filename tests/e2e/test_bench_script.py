@@ -39,3 +39,15 @@ def test_bench_runs_every_phase_and_writes_its_results(tmp_path: Path) -> None:
     assert tracing["on"][0]["enqueue_bulk"]["spans"] == 301  # a PRODUCER span per job, warm-up included
     assert "jetjobs ÷ plain" in result.stdout
     assert "on ÷ off" in result.stdout
+
+
+def test_workflow_bench_runs_every_figure() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("JETJOBS_")}
+    args = ["--width", "30", "--chain", "3", "--samples", "10", "--items", "300"]
+    result = subprocess.run(
+        [sys.executable, "bench/workflows.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for figure in ("fan-in of 30", "chain of 3 steps", "chord of 30", "BatchTask, 300 items"):
+        assert figure in result.stdout
+    assert "callbacks fired: 2" in result.stdout
