@@ -20,7 +20,7 @@ from ._retry import LOST_DELIVERY_SLACK
 from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
 from ._wire import JobHeaders, encode_body, to_iso
-from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
+from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, QueueFull, UnknownTask
 
 if TYPE_CHECKING:
     from ._link import Link
@@ -72,6 +72,7 @@ class _Prepared:
     record: StatusRecord
     route: _Route
     scheduled_for: str | None = None  # delayed jobs: when they are due
+    reused_id: bool = False  # the caller chose the id: a record of an earlier run may be stored
 
     @property
     def stream_key(self) -> str:
@@ -125,6 +126,15 @@ class Producer:
             self._link.known_streams.discard(stream_key)
             await self._create_stream(stream_key)
             return await transport.publish(self._link.connection, out)
+        except QueueFull as exc:
+            raise await self._with_limit(exc) from None
+
+    async def _with_limit(self, error: QueueFull) -> QueueFull:
+        """Say the limit: the stream's own max_length, which a producer's settings may not know."""
+        if error.max_length is not None:
+            return error
+        stats = await transport.queue_stats(self._link.connection, error.queue, with_dead=False)
+        return QueueFull(error.queue, stats.max_length if stats is not None else None)
 
     async def send_many(self, requests: Sequence[JobRequest]) -> list[Job]:
         """Publish all, with acknowledgements in flight together; raise the first error after.
@@ -151,6 +161,8 @@ class Producer:
 
         results = await transport.publish_many(conn, outs, on_stored)
         first_error = next((r for r in results if isinstance(r, JetjobsError)), None)
+        if isinstance(first_error, QueueFull):
+            first_error = await self._with_limit(first_error)
         if first_error is not None:
             first_error.jobs = jobs  # type: ignore[attr-defined]
             raise first_error
@@ -192,7 +204,13 @@ class Producer:
                 headers=transport.schedule_headers(out, job_id=job_id, at=due, due_subject=route.due_subject),
             )
         record = StatusRecord(job_id, request.task, route.queue, route.priority, enqueued_at)
-        return _Prepared(out, record, route, scheduled_for=to_iso(due) if due is not None else None)
+        return _Prepared(
+            out,
+            record,
+            route,
+            scheduled_for=to_iso(due) if due is not None else None,
+            reused_id=options.job_id is not None,
+        )
 
     def _route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
         """Where a task's jobs go, checked once per (task, queue, priority) and kept."""
@@ -272,7 +290,10 @@ class Producer:
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
-            await self._link.status_store.create_nowait(record.id, data)
+            if prepared.reused_id:
+                await self._replace_earlier_run(record, data)
+            else:
+                await self._link.status_store.create_nowait(record.id, data)
         job = Job(
             self._jobs,
             record.id,
@@ -284,6 +305,24 @@ class Producer:
         for listener in self.on_published:
             listener(job)
         return job
+
+    async def _replace_earlier_run(self, record: StatusRecord, data: bytes) -> None:
+        """Write the first record of a job whose id the caller chose.
+
+        The id may have run before (enqueued again after the dedupe window): its old
+        record, ``succeeded`` say, must give way to ``queued`` now. A record of *this*
+        run (a fast worker wrote ``running``) carries our enqueue time and is kept;
+        the compare-and-set keeps a worker's write that lands in between.
+        """
+        kv = self._link.status_store.kv
+        if await kv.create(record.id, data) is not None:
+            return
+        entry = await kv.get(record.id)
+        if entry is None or entry.value is None:
+            await kv.create(record.id, data)
+            return
+        if json.loads(entry.value).get("enqueued_at") != record.enqueued_at:
+            await kv.update(record.id, data, entry.revision)
 
     async def _create_stream(self, key: str) -> None:
         conn = self._link.connection

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, model_validator
 from pydantic.fields import FieldInfo
@@ -162,6 +163,8 @@ class Settings(BaseSettings):
             check_queue_name(name)
         if not any(u.strip() for u in self.nats_url.split(",")):
             raise ValueError("nats_url is empty")
+        for url in self.servers:
+            check_nats_url(url)
         if (self.nats_password is None) != (self.nats_user is None):
             raise ValueError("nats_user and nats_password go together")
         if self.nats_token is not None and self.nats_user is not None:
@@ -198,6 +201,29 @@ class Settings(BaseSettings):
                 raise ConfigError(f"config file {path} does not exist")
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def check_nats_url(url: str) -> None:
+    """Refuse at once a server URL the client could only fail on later (``http://``, no host).
+
+    >>> check_nats_url("nats://10.0.0.5:4222")
+    """
+    forms = "accepted forms: nats://host:4222, tls://host:4222, ws://host:8080, wss://host:443 or host:4222"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "nats", url
+    if scheme.lower() not in NATS_SCHEMES:
+        raise ValueError(f"nats_url {url!r} has the scheme {scheme + '://'!r}; {forms}")
+    try:
+        parsed = urlsplit(f"{scheme}://{rest}")
+        parsed.port  # noqa: B018 - reading it validates the port
+    except ValueError as exc:
+        raise ValueError(f"nats_url {url!r} is not a URL ({exc}); {forms}") from None
+    if not parsed.hostname:
+        raise ValueError(f"nats_url {url!r} names no host; {forms}")
 
 
 def _config_file(init: Mapping[str, Any]) -> Path | None:

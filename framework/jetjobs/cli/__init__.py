@@ -12,6 +12,7 @@ from .. import __version__
 from .._logging import configure_logging
 from ..errors import JetjobsError
 from . import _jobs, _ops, _schedules, _services, _workflows
+from ._common import cli_spelling
 
 log = logging.getLogger("jetjobs.cli")
 
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except JetjobsError as exc:
-        print(f"jetjobs: error: {exc}", file=sys.stderr)
+        print(f"jetjobs: error: {cli_spelling(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

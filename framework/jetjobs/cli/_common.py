@@ -28,10 +28,29 @@ def load_app(target: str) -> App:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
-    app = getattr(module, attribute, None)
+    if not hasattr(module, attribute):
+        found = sorted(name for name, value in vars(module).items() if isinstance(value, App))
+        hint = f"; it has {', '.join(f'{module_name}:{n}' for n in found)}" if found else ""
+        raise ConfigError(f"module {module_name!r} has no attribute {attribute!r}{hint}")
+    app = getattr(module, attribute)
     if not isinstance(app, App):
         raise ConfigError(f"{module_name}:{attribute} is not a jetjobs App (found {type(app).__name__})")
     return app
+
+
+# Hints in errors are written for Python callers; the command line spells them as options.
+_CLI_SPELLING = (("pass queue=...", "pass --queue QUEUE"), ("give queue=...", "give --queue QUEUE"))
+
+
+def cli_spelling(message: str) -> str:
+    """An error message with its Python hints spelled as command-line options.
+
+    >>> cli_spelling("pass queue=... to enqueue a task of another service by name")
+    'pass --queue QUEUE to enqueue a task of another service by name'
+    """
+    for python, option in _CLI_SPELLING:
+        message = message.replace(python, option)
+    return message
 
 
 def service_app(args: argparse.Namespace) -> App:

@@ -86,6 +86,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     specs = [spec.describe() for spec in app.task_specs()]
+    if not specs and not args.json:
+        print(f"{args.app} registers no tasks (decorate functions with @app.task, or import the modules that do)")
+        return 0
     if args.json:
         print_json(specs)
         return 0

@@ -65,7 +65,8 @@ class KeyValueStore:
     async def get(self, key: str) -> Entry | None:
         kv = await self._handle()
         try:
-            entry = await kv.get(key)
+            with self._conn.reaching():
+                entry = await kv.get(key)
         except nats.js.errors.KeyNotFoundError:
             return None
         if entry.operation in _DELETED or not entry.value:
@@ -74,13 +75,15 @@ class KeyValueStore:
 
     async def put(self, key: str, value: bytes) -> int:
         kv = await self._handle()
-        return int(await kv.put(key, value))
+        with self._conn.reaching():
+            return int(await kv.put(key, value))
 
     async def create(self, key: str, value: bytes) -> int | None:
         """Store only if the key has no value; None when it has one."""
         kv = await self._handle()
         try:
-            return int(await kv.create(key, value))
+            with self._conn.reaching():
+                return int(await kv.create(key, value))
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
 
@@ -88,7 +91,8 @@ class KeyValueStore:
         """Store only if the key is still at ``revision``; None on a conflict."""
         kv = await self._handle()
         try:
-            return int(await kv.update(key, value, last=revision))
+            with self._conn.reaching():
+                return int(await kv.update(key, value, last=revision))
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
 
@@ -136,7 +140,8 @@ class KeyValueStore:
     async def _handle(self) -> KeyValue:
         if self._kv is None:
             try:
-                self._kv = await self._conn.js.key_value(self.bucket)
+                with self._conn.reaching():
+                    self._kv = await self._conn.js.key_value(self.bucket)
             except nats.js.errors.BucketNotFoundError:
                 raise JetjobsError(f"bucket {self.bucket} does not exist yet") from None
         return self._kv
