@@ -23,6 +23,7 @@ from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
 from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
 from ._wire import parse_iso
+from .catalog import Catalog
 from .errors import ConfigError
 from .scheduler import Schedules
 from .worker._steps import StepGuard
@@ -79,7 +80,8 @@ class App:
         # The collaborators, each handed what it uses (see docs/architecture.md).
         self.link = Link(name, self.settings)
         self.results = Results(self.link)
-        self.producer = Producer(self.link, self.tasks, self.queue_config, self.results)
+        self.catalog = Catalog(self.link)
+        self.producer = Producer(self.link, self.tasks, self.queue_config, self.results, self.catalog)
         self.dead_letters = DeadLetters(self.link, self.producer.republish, self.results)
         self.schedules = Schedules(self.link, self.tasks, self.queue_config, self.producer.send)
         self.workflows = Workflows(
@@ -277,6 +279,16 @@ class App:
             self.link.known_streams.add(queue)
         return names
 
+    async def publish_catalog(self, queues: Iterable[str] | None = None) -> None:
+        """Publish the tasks of ``queues`` (default: all) to the server's task catalog (workers do at start).
+
+        Producers that do not import these tasks then route them by name and check their
+        arguments against the published JSON Schemas.
+        """
+        wanted = set(queues) if queues is not None else None
+        tasks = [t for t in self.tasks.values() if wanted is None or t.spec.queue in wanted]
+        await self.catalog.publish(tasks, service=self.name)
+
     def check_queue_fits_tasks(self, queue: str) -> None:
         """Every task's attempts (plus slack for interrupted deliveries) must fit max_deliveries."""
         cfg = self.queue_config(queue)
@@ -317,8 +329,10 @@ class App:
         Given a canvas (``chain``, ``group``, ``chord``, ``task.s(...)``), start it as a
         workflow run instead and return its WorkflowRun.
 
-        Options: ``job_id``, ``priority``, ``queue`` (required for tasks this app does
-        not register), ``metadata`` (str -> str), ``timeout_s``.
+        Options: ``job_id``, ``priority``, ``queue`` (for a task this app does not register,
+        taken from the server's task catalog when its workers published it; required
+        otherwise), ``metadata`` (str -> str), ``timeout_s``. Arguments of a catalogued task
+        are checked against its published schema before anything is sent.
 
         Example::
 

@@ -129,6 +129,11 @@ class Names:
         return f"{self._stream_prefix}_STATUS"
 
     @property
+    def catalog_bucket(self) -> str:
+        """Task name -> the catalog entry its workers published (``_catalog.CatalogEntry``)."""
+        return f"{self._stream_prefix}_CATALOG"
+
+    @property
     def schedules_bucket(self) -> str:
         return f"{self._stream_prefix}_SCHEDULES"
 

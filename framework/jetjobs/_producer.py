@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import transport
+from ._catalog import CatalogEntry, check_arguments
 from ._hooks import is_active
 from ._intercept import Outgoing, PublishInterceptor
 from ._job import Job, JobBackend
@@ -30,6 +32,12 @@ _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
 _HEADER_ROOM = 4096  # more than the headers of a job without metadata can take
 DELAYED_KEY = "~delayed"
+
+
+class CatalogLookup(Protocol):
+    """Where a producer finds a task it does not import (``catalog.Catalog`` is one)."""
+
+    async def entry(self, task: str, *, fresh: bool = False) -> CatalogEntry | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +102,18 @@ class Producer:
     """
 
     def __init__(
-        self, link: Link, tasks: Mapping[str, Task[..., Any]], queue_config: QueueLookup, jobs: JobBackend
+        self,
+        link: Link,
+        tasks: Mapping[str, Task[..., Any]],
+        queue_config: QueueLookup,
+        jobs: JobBackend,
+        catalog: CatalogLookup | None = None,
     ) -> None:
         self._link = link
         self._tasks = tasks
         self._queue_config = queue_config
         self._jobs = jobs
+        self._catalog = catalog
         self.interceptors: list[PublishInterceptor] = []
         self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
@@ -107,8 +121,9 @@ class Producer:
 
     async def send(self, request: JobRequest) -> Job:
         conn = self._link.connection
+        entry = await self._entry(request.task, request.options.queue is None)
         now = datetime.now(UTC)
-        prepared = self._prepare(request, conn, now, to_iso(now))
+        prepared = self._prepare(request, conn, now, to_iso(now), entry)
         # Once per queue and process: a publish to a missing stream is only detected
         # by "no responders", which any core subscriber on the subject would mask.
         await self._create_stream(prepared.stream_key)
@@ -143,9 +158,11 @@ class Producer:
         when some fail, so a caller can retry only the rest.
         """
         conn = self._link.connection
+        unrouted = {r.task for r in requests if r.options.queue is None}
+        entries = {name: await self._entry(name, name in unrouted) for name in {r.task for r in requests}}
         now = datetime.now(UTC)  # one enqueue time for the batch
         enqueued_at = to_iso(now)
-        prepared = [self._prepare(r, conn, now, enqueued_at) for r in requests]
+        prepared = [self._prepare(r, conn, now, enqueued_at, entries[r.task]) for r in requests]
         for key in {p.stream_key for p in prepared}:
             await self._create_stream(key)
         outs = [item.out for item in prepared]
@@ -168,10 +185,26 @@ class Producer:
             raise first_error
         return jobs
 
-    def _prepare(self, request: JobRequest, conn: transport.Connection, now: datetime, enqueued_at: str) -> _Prepared:
+    async def _entry(self, task: str, unrouted: bool) -> CatalogEntry | None:
+        """The catalog entry of a task this app does not register (None for its own tasks).
+
+        Without a queue a miss would fail the call, so it is read again rather than taken from the cache.
+        """
+        if task in self._tasks or self._catalog is None:
+            return None
+        return await self._catalog.entry(task, fresh=unrouted)
+
+    def _prepare(
+        self,
+        request: JobRequest,
+        conn: transport.Connection,
+        now: datetime,
+        enqueued_at: str,
+        entry: CatalogEntry | None = None,
+    ) -> _Prepared:
         options = request.options
-        route = self._route(request.task, options.queue, options.priority)
-        args, kwargs = self._arguments(request)
+        route = self._route(request.task, options.queue, options.priority, entry)
+        args, kwargs = self._arguments(request, entry)
         job_id = options.job_id or os.urandom(16).hex()
         if options.job_id is not None and not is_valid_job_id(job_id):
             raise InvalidPayload(
@@ -212,12 +245,21 @@ class Producer:
             reused_id=options.job_id is not None,
         )
 
-    def _route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
-        """Where a task's jobs go, checked once per (task, queue, priority) and kept."""
+    def _route(
+        self, task_name: str, queue: str | None, priority: str | None, entry: CatalogEntry | None = None
+    ) -> _Route:
+        """Where a task's jobs go, checked once per (task, queue, priority) and kept.
+
+        A task of another service goes where its catalog entry says, unless ``queue`` is given.
+        """
+        if entry is not None and (queue is None or queue == entry.queue):
+            queue, priority = entry.queue, priority or entry.priority
         key = (task_name, queue, priority)
         route = self.routes.get(key)
         if route is None:
             route = self.routes[key] = self._new_route(task_name, queue, priority)
+        if entry is not None and route.version != entry.version:
+            route = dataclasses.replace(route, version=entry.version)
         return route
 
     def _new_route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
@@ -228,8 +270,8 @@ class Producer:
             priority, version = priority or "normal", None
         else:
             raise UnknownTask(
-                f"task {task_name!r} is not registered in app {self._link.name!r}; "
-                "pass queue=... to enqueue a task of another service by name"
+                f"task {task_name!r} is not registered in app {self._link.name!r} and no worker published it "
+                "to the catalog; pass queue=... to enqueue a task of another service by name"
             )
         check_queue_name(queue)
         checked = check_priority(priority)
@@ -246,9 +288,11 @@ class Producer:
             cfg.max_deliveries,
         )
 
-    def _arguments(self, request: JobRequest) -> tuple[list[Any], dict[str, Any]]:
+    def _arguments(self, request: JobRequest, entry: CatalogEntry | None) -> tuple[list[Any], dict[str, Any]]:
         task = self._tasks.get(request.task)
         if task is None or request.encoded:
+            if entry is not None and not request.encoded:
+                check_arguments(entry, request.args, request.kwargs)  # nothing is published if they do not fit
             return list(request.args), dict(request.kwargs)
         return task.signature.encode_call(tuple(request.args), request.kwargs)
 

@@ -92,10 +92,11 @@ def test_enqueue_wait_status_queues_and_dead_letters(jetjobs_server: NatsServer,
 def test_errors_are_one_clear_line(jetjobs_server: NatsServer) -> None:
     cases = [
         (("worker", "no.such.module:app"), "cannot import 'no.such.module'"),
-        (("worker", "tests.apps.e2e:nothing"), "is not a jetjobs App"),
+        (("worker", "tests.apps.e2e:nothing"), "module 'tests.apps.e2e' has no attribute 'nothing'"),
+        (("worker", "tests.apps.e2e:asyncio"), "is not a jetjobs App (found module)"),
         (("enqueue", "record", "--kwargs", "{not json", "--queue", "work"), "--kwargs is not valid JSON"),
         (("enqueue", "record", "--kwargs", "[1]", "--queue", "work"), "--kwargs must be a JSON object"),
-        (("enqueue", "mystery"), "pass queue="),
+        (("enqueue", "mystery"), "pass --queue QUEUE"),
         (("status", "nope"), "no status for job 'nope'"),
         (("enqueue", "record", "--delay", "soon", "--queue", "work"), "invalid duration 'soon'"),
         (("dlq", "show", "99"), "no dead letter with sequence 99"),

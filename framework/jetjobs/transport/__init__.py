@@ -6,7 +6,7 @@ from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
-from ._kvstore import Entry, KeyValueStore
+from ._kvstore import BucketMissing, Entry, KeyValueStore
 from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
@@ -14,6 +14,7 @@ from ._workflow import WorkflowTransport
 
 __all__ = [
     "MIN_SERVER",
+    "BucketMissing",
     "Connection",
     "ConsumerStats",
     "DeadLetterStore",

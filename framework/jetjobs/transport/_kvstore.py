@@ -17,6 +17,10 @@ _STREAM_IN_USE = 10058
 _DELETED = ("DEL", "PURGE")
 
 
+class BucketMissing(JetjobsError):
+    """The bucket has not been created yet (by the service that owns it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     key: str
@@ -143,5 +147,5 @@ class KeyValueStore:
                 with self._conn.reaching():
                     self._kv = await self._conn.js.key_value(self.bucket)
             except nats.js.errors.BucketNotFoundError:
-                raise JetjobsError(f"bucket {self.bucket} does not exist yet") from None
+                raise BucketMissing(f"bucket {self.bucket} does not exist yet") from None
         return self._kv

@@ -99,6 +99,7 @@ class Worker:
         app = self.app
         await app.connect()
         await app.provision(self.queues)
+        await app.publish_catalog(self.queues)
         conn = app.connection
         for queue in self.queues:
             if not any(t.spec.queue == queue for t in app.tasks.values()):
