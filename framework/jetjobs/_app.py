@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from . import telemetry, transport
 from ._canvas import Canvas
 from ._dead_letters import DeadLetters
+from ._discovery import import_modules, resolve
 from ._hooks import Hooks
 from ._job import Job
 from ._link import Link
@@ -21,7 +22,7 @@ from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
-from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
+from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, declared_options, make_task
 from ._wire import parse_iso
 from .catalog import Catalog
 from .errors import ConfigError
@@ -159,6 +160,66 @@ class App:
         if fn is not None:
             return self._register(fn, **options)
         return lambda f: self._register(f, **options)
+
+    def register(self, fn: str | Callable[..., Any], /, **options: Any) -> Task[..., Any]:
+        """Register a function as a task by dotted path (or the function itself), e.g. in a worker's
+        entry point that does not decorate: options are those of ``@app.task``.
+
+        A ``Task`` declared with another App keeps its declaration; ``options`` override it.
+
+        Example::
+
+            app.register("myapp.tasks.send_email", queue="emails", max_retries=5)
+        """
+        target = resolve(fn) if isinstance(fn, str) else fn
+        if isinstance(target, Task):
+            if self.tasks.get(target.name) is target:
+                return target  # its module registered it with this app already (on import)
+            options = {**declared_options(target), **options}
+            target = target.fn
+        if not callable(target):
+            raise ConfigError(f"{fn!r} is not a function (found {type(target).__name__})")
+        return self._register(target, **options)
+
+    def bulk_register(self, fns: Iterable[str | Callable[..., Any]], /, **options: Any) -> list[Task[..., Any]]:
+        """``register`` each function (dotted paths or functions) with the same options.
+
+        Example::
+
+            app.bulk_register(["myapp.tasks.send_email", "myapp.tasks.send_sms"], queue="notifications")
+        """
+        return [self.register(fn, **options) for fn in fns]
+
+    def discover_tasks(self, patterns: str | Iterable[str]) -> list[str]:
+        """Import task modules (``pkg.mod``, ``pkg.*`` submodules, ``pkg.**`` all below) and return
+        the names of the tasks they hold.
+
+        Modules that decorate with this app register on import; a ``Task`` of another App found
+        in a module is registered here with its declaration. A module that fails to import
+        raises one ConfigError naming it.
+
+        Example::
+
+            app.discover_tasks("myapp.tasks.*")                   # or ["myapp.billing", "myapp.mail"]
+        """
+        names: set[str] = set()
+        for module in import_modules(patterns):
+            names |= {t.name for t in self.tasks.values() if t.spec.module == module.__name__}
+            for value in list(vars(module).values()):
+                if not isinstance(value, Task) or value.spec.module != module.__name__:
+                    continue
+                known = self.tasks.get(value.name)
+                names.add(value.name if known is not None and known.fn is value.fn else self.register(value).name)
+        return sorted(names)
+
+    def routes(self) -> dict[str, dict[str, Any]]:
+        """Task name -> queue, priority and options (Celery's ``get_tasks_routes``).
+
+        Example::
+
+            app.routes()["send_email"]["queue"]     # 'emails'
+        """
+        return {spec.name: {k: v for k, v in spec.describe().items() if k != "name"} for spec in self.task_specs()}
 
     def _register(self, fn: Callable[..., Any], **options: Any) -> Task[..., Any]:
         task = make_task(self, fn, **options)

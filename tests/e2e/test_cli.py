@@ -160,3 +160,18 @@ def test_cancel_a_delayed_job_with_or_without_its_status_record(jetjobs_server: 
 async def _forget_status(server: NatsServer, job_id: str) -> None:
     async with App("reader", nats_url=server.url) as app:
         await app.status_store.kv.delete(job_id)
+
+
+async def test_worker_discover_runs_tasks_of_the_pattern(jetjobs_server: NatsServer, start_worker: StartWorker) -> None:
+    worker = start_worker("--discover", "tests.apps.discover_pkg.*", app="tests.apps.empty:app")
+    async with App("producer", nats_url=jetjobs_server.url) as producer:
+        job = await producer.enqueue("send_mail", kwargs={"to": "grace"})  # queue from the catalog
+        assert job.queue == "mail"
+        assert await job.result(timeout_s=20) == "mailed grace"
+    assert "queues mail(" in worker.log()
+
+
+def test_worker_discover_names_a_module_that_fails(jetjobs_server: NatsServer) -> None:
+    result = jetjobs(jetjobs_server, "worker", "tests.apps.empty:app", "--discover", "tests.apps.discover_broken.*")
+    assert result.returncode == 1
+    assert "cannot import module 'tests.apps.discover_broken.bad'" in result.stderr

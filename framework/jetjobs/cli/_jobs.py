@@ -15,6 +15,7 @@ from .._names import Names
 from ..catalog import document, entry_for
 from ._common import (
     add_client_options,
+    add_discover_option,
     apply_nats_url,
     load_app,
     parse_json_arg,
@@ -52,6 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tasks.add_argument("app", nargs="?", help="module:attribute of an App (default: the server's catalog)")
     tasks.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL (server catalog)")
     tasks.add_argument("--json", action="store_true", help="print JSON")
+    add_discover_option(tasks)
     tasks.set_defaults(func=cmd_tasks)
 
     schema = sub.add_parser(
@@ -64,6 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     schema.add_argument("--output", "-o", help="write to this file (default: stdout)")
     schema.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     schema.add_argument("--title", default="jetjobs tasks", help="info.title (default: %(default)s)")
+    add_discover_option(schema)
     schema.set_defaults(func=cmd_schema)
 
 
@@ -117,7 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     if args.app is None:
         return _print_catalog(args)
-    app = load_app(args.app)
+    app = load_app(args.app, args.discover)
     specs = [spec.describe() for spec in app.task_specs()]
     if not specs and not args.json:
         print(f"{args.app} registers no tasks (decorate functions with @app.task, or import the modules that do)")
@@ -155,7 +158,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     """An AsyncAPI document from the module's tasks (no server needed) or from the server's catalog."""
     apply_nats_url(args)
     if args.app is not None:
-        app = load_app(args.app)
+        app = load_app(args.app, args.discover)
         entries = [entry_for(task, app.name) for task in app.tasks.values()]
         _write_schema(args, app, entries)
         return 0
