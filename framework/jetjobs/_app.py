@@ -27,6 +27,7 @@ from ._wire import parse_iso
 from .catalog import Catalog
 from .errors import ConfigError
 from .scheduler import Schedules
+from .worker._pull import Consumer, HeldJob, Pulls
 from .worker._steps import StepGuard
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
 from .workflow._client import Workflows
@@ -84,6 +85,7 @@ class App:
         self.catalog = Catalog(self.link)
         self.producer = Producer(self.link, self.tasks, self.queue_config, self.results, self.catalog)
         self.dead_letters = DeadLetters(self.link, self.producer.republish, self.results)
+        self.pulls = Pulls(self.link, self.tasks, self.queue_config, self.provision)
         self.schedules = Schedules(self.link, self.tasks, self.queue_config, self.producer.send)
         self.workflows = Workflows(
             connection=self._connected,
@@ -307,7 +309,8 @@ class App:
         return self.connection
 
     async def close(self) -> None:
-        """Flush buffered writes and close the connection."""
+        """Flush buffered writes and close the connection (and the pull API's consumers)."""
+        await self.pulls.close()
         await self.link.close()
 
     async def __aenter__(self) -> App:
@@ -418,6 +421,37 @@ class App:
             jobs = await app.enqueue_many(calls)
         """
         return await self.producer.send_many(list(requests))
+
+    # -- taking jobs by hand ------------------------------------------------------------
+
+    async def dequeue(self, queue: str, *, timeout_s: float | None = None, heartbeat: bool = True) -> HeldJob | None:
+        """Take the next job of ``queue`` (high, then normal, then low priority); None when none
+        came within ``timeout_s`` (``None`` waits forever).
+
+        The job is held (heartbeated) until you settle it with ``complete(result)``,
+        ``fail(error)``, ``retry(delay_s=...)`` or ``cancel()``: the same status records,
+        retries and dead letters as a worker. One never settled comes back after the queue's
+        ``ack_wait_s`` once this app closes; with ``heartbeat=False`` it comes back after
+        ``ack_wait_s`` unless settled by then (a visibility timeout).
+
+        Example::
+
+            job = await app.dequeue("emails", timeout_s=5)
+            if job is not None:
+                await job.complete(await send(*job.args, **job.kwargs))
+        """
+        return await self.pulls.dequeue(queue, timeout_s=timeout_s, heartbeat=heartbeat)
+
+    def consume(self, queue: str, *, max_in_flight: int = 1, heartbeat: bool = True) -> Consumer:
+        """Jobs of ``queue`` as they come, with at most ``max_in_flight`` held (unsettled) at once.
+
+        Example::
+
+            async with app.consume("emails", max_in_flight=8) as jobs:
+                async for job in jobs:
+                    await job.complete(await send(*job.args, **job.kwargs))
+        """
+        return self.pulls.consume(queue, max_in_flight=max_in_flight, heartbeat=heartbeat)
 
     # -- status and results ------------------------------------------------------------
 
