@@ -36,8 +36,8 @@ class QueueConfig(BaseModel):
 
     Stream-level (shared by every service): ``max_length``, ``replicas``,
     ``duplicate_window_s``. Consumer-level (cluster-wide): ``ack_wait_s``,
-    ``max_in_flight``, ``max_deliveries``. Per worker replica: ``concurrency``,
-    ``rate_limit``/``rate_burst``.
+    ``max_in_flight``, ``max_deliveries``, ``rate_limit``/``rate_burst`` (unless
+    ``rate_scope="replica"``). Per worker replica: ``concurrency``.
 
     Example::
 
@@ -52,8 +52,13 @@ class QueueConfig(BaseModel):
     )
     max_length: int | None = Field(None, ge=1, description="enqueue raises QueueFull beyond this many jobs")
     ack_wait_s: float = Field(30.0, ge=1, description="redelivery delay after a worker is lost")
-    rate_limit: float | None = Field(None, gt=0, description="jobs started per second per worker replica")
+    rate_limit: float | None = Field(
+        None, gt=0, description="jobs started per second: in the whole queue, or per replica (rate_scope)"
+    )
     rate_burst: int | None = Field(None, ge=1, description="jobs that may start at once under rate_limit")
+    rate_scope: Literal["queue", "replica"] = Field(
+        "queue", description="rate_limit holds across all replicas (queue) or for each one (replica)"
+    )
     replicas: int = Field(1, ge=1, le=5, description="stream replicas (3 in production clusters)")
     max_deliveries: int = Field(50, ge=2, description="server-side cap on deliveries; then dead-lettered")
     duplicate_window_s: float = Field(120.0, ge=1, description="enqueues with the same job id are dropped")

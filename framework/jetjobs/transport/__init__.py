@@ -2,6 +2,7 @@
 
 from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
+from ._counter import ensure_rate_stream, increment
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
@@ -38,8 +39,10 @@ __all__ = [
     "ensure_delayed_stream",
     "ensure_dlq",
     "ensure_queue",
+    "ensure_rate_stream",
     "ensure_status_bucket",
     "ensure_stream_exists",
+    "increment",
     "list_queues",
     "parse_version",
     "publish",

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .. import transport
 from .._context import JobContext
 from .._hooks import run_hooks
 from .._names import check_queue_name
 from .._outcome import Cancelled, Outcome, Requeue
+from .._settings import QueueConfig
 from .._status import JobState
 from .._wire import now_iso
 from ..errors import ConfigError
@@ -25,7 +27,7 @@ from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
 from ._mover import DeadLetterMover, partial_context
 from ._procpool import ProcessPool
-from ._ratelimit import TokenBucket
+from ._ratelimit import Limiter, SharedBucket, TokenBucket
 from ._running import RunningMarker
 from ._settler import Settler, worker_id
 from ._steps import StepGuard
@@ -141,7 +143,7 @@ class Worker:
         cfg = self.app.queue_config(queue)
         names = conn.names
         sources = [Source(p, names.stream(queue), names.consumer(queue, p)) for p in cfg.ordered_priorities()]
-        limiter = TokenBucket(cfg.rate_limit, cfg.rate_burst) if cfg.rate_limit else None
+        limiter = await self._limiter(queue, cfg)
 
         async def handle(delivery: Delivery, priority: str) -> None:
             await self._handle(delivery, queue, priority)
@@ -171,6 +173,20 @@ class Worker:
             helper = Fetcher(conn, [source], capacity=capacity, handle=handler, heartbeat_s=10.0)
             await helper.start()
             self._helpers.append(helper)
+
+    async def _limiter(self, queue: str, cfg: QueueConfig) -> Limiter | None:
+        """The queue's start rate limit: shared by every replica (a server counter), or this one's own."""
+        if cfg.rate_limit is None:
+            return None
+        if cfg.rate_scope == "replica":
+            return TokenBucket(cfg.rate_limit, cfg.rate_burst)
+        conn = self.app.connection
+        await transport.ensure_rate_stream(conn, replicas=cfg.replicas)
+
+        async def count(window: int, wanted: int) -> int:
+            return await transport.increment(conn, conn.names.rate_subject(queue, window), wanted)
+
+        return SharedBucket(cfg.rate_limit, cfg.rate_burst, count=count, want=self.capacity(queue))
 
     async def _handle(self, delivery: Delivery, queue: str, priority: str) -> None:
         assert self._executor is not None
