@@ -8,6 +8,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
+from pydantic import ValidationError
+
 from . import telemetry, transport
 from ._canvas import Canvas
 from ._dead_letters import DeadLetters
@@ -15,6 +17,7 @@ from ._discovery import import_modules, resolve
 from ._hooks import Hooks
 from ._job import Job
 from ._link import Link
+from ._logging import Redact, redact_secrets
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
 from ._producer import Producer
@@ -27,6 +30,7 @@ from ._wire import parse_iso
 from .catalog import Catalog
 from .errors import ConfigError
 from .scheduler import Schedules
+from .telemetry import AlertHandler
 from .worker._pull import Consumer, HeldJob, Pulls
 from .worker._steps import StepGuard
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
@@ -67,6 +71,8 @@ class App:
         queues: Mapping[str, QueueConfig | Mapping[str, Any]] | None = None,
         middleware: Sequence[Middleware] = (),
         hooks: Sequence[Hooks] = (),
+        alert_handlers: Sequence[AlertHandler] = (),
+        log_redact: Redact | None = None,
         **overrides: Any,
     ) -> None:
         if not name or not name.strip():
@@ -76,6 +82,9 @@ class App:
         self.tasks: dict[str, Task[..., Any]] = {}
         self.middleware: list[Middleware] = list(middleware)
         self.hooks: list[Hooks] = list(hooks)
+        self.alert_handlers: list[AlertHandler] = list(alert_handlers)
+        # With log_arguments on, job log lines carry the arguments as this returns them.
+        self.log_redact: Redact = log_redact if log_redact is not None else redact_secrets
         self._queues: dict[str, QueueConfig] = {}
         for queue, cfg in (queues or {}).items():
             self.queue(queue, cfg)
@@ -102,12 +111,29 @@ class App:
 
     # -- declarations -------------------------------------------------------------
 
+    def on_alert(self, handler: AlertHandler) -> AlertHandler:
+        """Call ``handler(AlertEvent)`` when a queue alert (``alert_backlog``, ``alert_error_rate``)
+        starts or ends in a worker of this app; a decorator. Sync or async; errors are logged.
+
+        Example::
+
+            @app.on_alert
+            def notify(event: AlertEvent) -> None:
+                print(event.queue, event.alert, "on" if event.active else "off", event.value)
+        """
+        self.alert_handlers.append(handler)
+        return handler
+
     def queue(self, name: str, config: QueueConfig | Mapping[str, Any] | None = None, **fields: Any) -> QueueConfig:
         """Declare a queue's settings in code; ``JETJOBS_QUEUES__<name>__<field>`` and the
         config file still override single fields, so operators can tune without a release.
         """
         check_queue_name(name)
-        base = config if isinstance(config, QueueConfig) else QueueConfig(**{**dict(config or {}), **fields})
+        try:
+            base = config if isinstance(config, QueueConfig) else QueueConfig(**{**dict(config or {}), **fields})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"queue {name!r}: {problems}") from None
         self._queues[name] = base
         if hasattr(self, "producer"):
             self.producer.routes.clear()  # routes carry queue settings

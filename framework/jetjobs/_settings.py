@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,6 +29,8 @@ from ._names import PRIORITIES, Priority, check_namespace, check_queue_name
 from .errors import ConfigError
 
 ENV_PREFIX = "JETJOBS_"
+_METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_METRIC_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NESTED = "__"
 
 
@@ -63,6 +66,11 @@ class QueueConfig(BaseModel):
     max_deliveries: int = Field(50, ge=2, description="server-side cap on deliveries; then dead-lettered")
     duplicate_window_s: float = Field(120.0, ge=1, description="enqueues with the same job id are dropped")
     priorities: tuple[Priority, ...] = Field(PRIORITIES, min_length=1)
+    alert_backlog: int | None = Field(None, ge=1, description="alert while the backlog is above this many jobs")
+    alert_error_rate: float | None = Field(
+        None, gt=0, le=1, description="alert while this fraction of attempts fails (over alert_window_s)"
+    )
+    alert_window_s: float = Field(300.0, ge=1, description="window of the error rate of alert_error_rate")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> QueueConfig:
@@ -156,6 +164,10 @@ class Settings(BaseSettings):
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
     metrics_port: int | None = Field(None, ge=0, le=65_535, description="serve /metrics /healthz /readyz here")
     metrics_host: str = Field("0.0.0.0", description="address the metrics/health server listens on")
+    metrics_namespace: str = Field("jetjobs", description="prefix of every metric name (jetjobs_jobs_total...)")
+    metrics_labels: dict[str, str] = Field(default_factory=dict, description="constant labels on every metric")
+    alert_interval_s: float = Field(5.0, gt=0, description="how often workers evaluate queue alerts")
+    log_arguments: bool = Field(False, description="put job arguments in job log lines (redacted; off by default)")
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     otel: bool = False
@@ -174,6 +186,11 @@ class Settings(BaseSettings):
             raise ValueError("nats_user and nats_password go together")
         if self.nats_token is not None and self.nats_user is not None:
             raise ValueError("use either nats_token or nats_user/nats_password, not both")
+        if not _METRIC_NAME_RE.fullmatch(self.metrics_namespace):
+            raise ValueError(f"metrics_namespace {self.metrics_namespace!r}: use letters, digits, '_' or ':'")
+        for label in self.metrics_labels:
+            if not _METRIC_LABEL_RE.fullmatch(label) or label.startswith("__"):
+                raise ValueError(f"metrics_labels: {label!r} is not a Prometheus label name")
         if self.nats_creds_file is not None and self.nats_nkey_seed_file is not None:
             raise ValueError("use either nats_creds_file or nats_nkey_seed_file, not both")
         if (self.nats_tls_cert_file is None) != (self.nats_tls_key_file is None):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .._middleware import Middleware
     from .._settings import QueueConfig, Settings
     from .._task import Task
+    from ..telemetry._alerts import AlertHandler
     from ._steps import StepGuard
 
 
@@ -43,6 +44,8 @@ class WorkerApp(ExecutorApp, Protocol):
     def connection(self) -> transport.Connection: ...
     @property
     def status_store(self) -> transport.StatusStore: ...
+    @property
+    def alert_handlers(self) -> Sequence[AlertHandler]: ...
 
     def queue_names(self) -> list[str]: ...
     def queue_config(self, name: str) -> QueueConfig: ...

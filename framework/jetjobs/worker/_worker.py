@@ -20,6 +20,7 @@ from .._status import JobState
 from .._wire import now_iso
 from ..errors import ConfigError
 from ..telemetry import ServiceRuntime, metrics
+from ..telemetry._alerts import AlertMonitor, backlog_reader
 from ..telemetry._backlog import BacklogMonitor
 from ..transport import DeadLetterStore, Delivery, StatusStore
 from ._executor import Executor, Prepared
@@ -87,6 +88,7 @@ class Worker:
         self._worker_id = worker_id()
         self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
         self._backlog: BacklogMonitor | None = None
+        self._alerts: AlertMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
 
     @property
@@ -128,6 +130,13 @@ class Worker:
         metrics.in_flight.add_source(self._in_flight)
         self._backlog = BacklogMonitor(conn, self.queues)
         await self._backlog.start()
+        self._alerts = AlertMonitor(
+            {q: app.queue_config(q) for q in self.queues},
+            backlog_reader(conn),
+            handlers=app.alert_handlers,
+            interval_s=app.settings.alert_interval_s,
+        )
+        await self._alerts.start()
         await self.runtime.start()
         log.info(
             "worker of %s ready: queues %s, server %s %s",
@@ -347,6 +356,8 @@ class Worker:
         metrics.in_flight.remove_source(self._in_flight)
         if self._backlog is not None:
             await self._backlog.stop()
+        if self._alerts is not None:
+            await self._alerts.stop()
         await self.runtime.stop()
         if self._close_app:
             await self.app.close()
