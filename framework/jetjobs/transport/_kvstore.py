@@ -113,7 +113,8 @@ class KeyValueStore:
         # One ordered consumer over the matching keys (nats-py's keys(filters=...)
         # matches substrings, not subject wildcards, and needs a get per key).
         kv = await self._handle()
-        watcher = await kv.watch(pattern, ignore_deletes=True)
+        with self._conn.reaching():
+            watcher = await kv.watch(pattern, ignore_deletes=True)
         entries = []
         try:
             while (entry := await watcher.updates(timeout=self._conn.settings.request_timeout_s)) is not None:  # type: ignore[no-untyped-call]
@@ -127,7 +128,8 @@ class KeyValueStore:
         """Yield the current value of each key matching ``pattern`` (a key, or ``prefix.>``),
         then every change; deletes have value None."""
         kv = await self._handle()
-        watcher = await kv.watch(pattern)
+        with self._conn.reaching():
+            watcher = await kv.watch(pattern)
         try:
             # Iterating (a plain queue get) rather than ``updates(timeout=...)``: on
             # Python 3.11 its ``asyncio.wait_for`` can swallow a cancellation that

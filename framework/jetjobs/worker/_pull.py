@@ -337,13 +337,18 @@ class Pulls:
 
     async def _new(self, queue: str, capacity: int, heartbeat: bool) -> PullConsumer:
         conn = self._link.connection
-        await self._provision([queue])
+        cfg = self._queue_config(queue)
+        stats = await transport.queue_stats(conn, queue, with_dead=False)
+        if stats is None or len(stats.consumers) < len(cfg.priorities):
+            # Nothing to pull from yet: create it as a worker would. An existing queue is left
+            # as its workers provisioned it (this app may not know its settings).
+            await self._provision([queue])
         status = self._link.status_store
         settler = Settler(status, transport.DeadLetterStore(conn))
         consumer = PullConsumer(
             conn,
             queue,
-            self._queue_config(queue),
+            cfg,
             tasks=self._tasks,
             settler=settler,
             status=status,
