@@ -16,6 +16,7 @@ Example::
 """
 
 from ._app import App
+from ._catalog import CatalogEntry
 from ._context import JobContext, current_job
 from ._dead_letters import DeadLetterInfo, DeadLetters
 from ._hooks import Hooks
@@ -48,6 +49,7 @@ from .errors import (
     WorkflowNotFound,
 )
 from .worker import Worker
+from .worker._pull import Consumer, HeldJob
 from .workflow import (
     BatchTask,
     MemberFailed,
@@ -76,13 +78,16 @@ __all__ = [
     "CallNext",
     "Cancel",
     "Cancelled",
+    "CatalogEntry",
     "ConfigError",
     "ConnectionFailed",
+    "Consumer",
     "DeadLetter",
     "DeadLetterInfo",
     "DeadLetters",
     "EnqueueOptions",
     "ErrorInfo",
+    "HeldJob",
     "Hooks",
     "InvalidPayload",
     "JetjobsError",

@@ -8,12 +8,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, overload
 
+from pydantic import ValidationError
+
 from . import telemetry, transport
 from ._canvas import Canvas
 from ._dead_letters import DeadLetters
+from ._discovery import import_modules, resolve
 from ._hooks import Hooks
 from ._job import Job
 from ._link import Link
+from ._logging import Redact, redact_secrets
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
 from ._producer import Producer
@@ -21,10 +25,13 @@ from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
-from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
+from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, declared_options, make_task
 from ._wire import parse_iso
+from .catalog import Catalog
 from .errors import ConfigError
 from .scheduler import Schedules
+from .telemetry import AlertHandler
+from .worker._pull import Consumer, HeldJob, Pulls
 from .worker._steps import StepGuard
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
 from .workflow._client import Workflows
@@ -64,6 +71,8 @@ class App:
         queues: Mapping[str, QueueConfig | Mapping[str, Any]] | None = None,
         middleware: Sequence[Middleware] = (),
         hooks: Sequence[Hooks] = (),
+        alert_handlers: Sequence[AlertHandler] = (),
+        log_redact: Redact | None = None,
         **overrides: Any,
     ) -> None:
         if not name or not name.strip():
@@ -73,14 +82,19 @@ class App:
         self.tasks: dict[str, Task[..., Any]] = {}
         self.middleware: list[Middleware] = list(middleware)
         self.hooks: list[Hooks] = list(hooks)
+        self.alert_handlers: list[AlertHandler] = list(alert_handlers)
+        # With log_arguments on, job log lines carry the arguments as this returns them.
+        self.log_redact: Redact = log_redact if log_redact is not None else redact_secrets
         self._queues: dict[str, QueueConfig] = {}
         for queue, cfg in (queues or {}).items():
             self.queue(queue, cfg)
         # The collaborators, each handed what it uses (see docs/architecture.md).
         self.link = Link(name, self.settings)
         self.results = Results(self.link)
-        self.producer = Producer(self.link, self.tasks, self.queue_config, self.results)
+        self.catalog = Catalog(self.link)
+        self.producer = Producer(self.link, self.tasks, self.queue_config, self.results, self.catalog)
         self.dead_letters = DeadLetters(self.link, self.producer.republish, self.results)
+        self.pulls = Pulls(self.link, self.tasks, self.queue_config, self.provision)
         self.schedules = Schedules(self.link, self.tasks, self.queue_config, self.producer.send)
         self.workflows = Workflows(
             connection=self._connected,
@@ -97,12 +111,29 @@ class App:
 
     # -- declarations -------------------------------------------------------------
 
+    def on_alert(self, handler: AlertHandler) -> AlertHandler:
+        """Call ``handler(AlertEvent)`` when a queue alert (``alert_backlog``, ``alert_error_rate``)
+        starts or ends in a worker of this app; a decorator. Sync or async; errors are logged.
+
+        Example::
+
+            @app.on_alert
+            def notify(event: AlertEvent) -> None:
+                print(event.queue, event.alert, "on" if event.active else "off", event.value)
+        """
+        self.alert_handlers.append(handler)
+        return handler
+
     def queue(self, name: str, config: QueueConfig | Mapping[str, Any] | None = None, **fields: Any) -> QueueConfig:
         """Declare a queue's settings in code; ``JETJOBS_QUEUES__<name>__<field>`` and the
         config file still override single fields, so operators can tune without a release.
         """
         check_queue_name(name)
-        base = config if isinstance(config, QueueConfig) else QueueConfig(**{**dict(config or {}), **fields})
+        try:
+            base = config if isinstance(config, QueueConfig) else QueueConfig(**{**dict(config or {}), **fields})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or name}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"queue {name!r}: {problems}") from None
         self._queues[name] = base
         if hasattr(self, "producer"):
             self.producer.routes.clear()  # routes carry queue settings
@@ -157,6 +188,66 @@ class App:
         if fn is not None:
             return self._register(fn, **options)
         return lambda f: self._register(f, **options)
+
+    def register(self, fn: str | Callable[..., Any], /, **options: Any) -> Task[..., Any]:
+        """Register a function as a task by dotted path (or the function itself), e.g. in a worker's
+        entry point that does not decorate: options are those of ``@app.task``.
+
+        A ``Task`` declared with another App keeps its declaration; ``options`` override it.
+
+        Example::
+
+            app.register("myapp.tasks.send_email", queue="emails", max_retries=5)
+        """
+        target = resolve(fn) if isinstance(fn, str) else fn
+        if isinstance(target, Task):
+            if self.tasks.get(target.name) is target:
+                return target  # its module registered it with this app already (on import)
+            options = {**declared_options(target), **options}
+            target = target.fn
+        if not callable(target):
+            raise ConfigError(f"{fn!r} is not a function (found {type(target).__name__})")
+        return self._register(target, **options)
+
+    def bulk_register(self, fns: Iterable[str | Callable[..., Any]], /, **options: Any) -> list[Task[..., Any]]:
+        """``register`` each function (dotted paths or functions) with the same options.
+
+        Example::
+
+            app.bulk_register(["myapp.tasks.send_email", "myapp.tasks.send_sms"], queue="notifications")
+        """
+        return [self.register(fn, **options) for fn in fns]
+
+    def discover_tasks(self, patterns: str | Iterable[str]) -> list[str]:
+        """Import task modules (``pkg.mod``, ``pkg.*`` submodules, ``pkg.**`` all below) and return
+        the names of the tasks they hold.
+
+        Modules that decorate with this app register on import; a ``Task`` of another App found
+        in a module is registered here with its declaration. A module that fails to import
+        raises one ConfigError naming it.
+
+        Example::
+
+            app.discover_tasks("myapp.tasks.*")                   # or ["myapp.billing", "myapp.mail"]
+        """
+        names: set[str] = set()
+        for module in import_modules(patterns):
+            names |= {t.name for t in self.tasks.values() if t.spec.module == module.__name__}
+            for value in list(vars(module).values()):
+                if not isinstance(value, Task) or value.spec.module != module.__name__:
+                    continue
+                known = self.tasks.get(value.name)
+                names.add(value.name if known is not None and known.fn is value.fn else self.register(value).name)
+        return sorted(names)
+
+    def routes(self) -> dict[str, dict[str, Any]]:
+        """Task name -> queue, priority and options (Celery's ``get_tasks_routes``).
+
+        Example::
+
+            app.routes()["send_email"]["queue"]     # 'emails'
+        """
+        return {spec.name: {k: v for k, v in spec.describe().items() if k != "name"} for spec in self.task_specs()}
 
     def _register(self, fn: Callable[..., Any], **options: Any) -> Task[..., Any]:
         task = make_task(self, fn, **options)
@@ -244,7 +335,8 @@ class App:
         return self.connection
 
     async def close(self) -> None:
-        """Flush buffered writes and close the connection."""
+        """Flush buffered writes and close the connection (and the pull API's consumers)."""
+        await self.pulls.close()
         await self.link.close()
 
     async def __aenter__(self) -> App:
@@ -276,6 +368,16 @@ class App:
             await transport.ensure_queue(conn, queue, self.queue_config(queue), update=True)
             self.link.known_streams.add(queue)
         return names
+
+    async def publish_catalog(self, queues: Iterable[str] | None = None) -> None:
+        """Publish the tasks of ``queues`` (default: all) to the server's task catalog (workers do at start).
+
+        Producers that do not import these tasks then route them by name and check their
+        arguments against the published JSON Schemas.
+        """
+        wanted = set(queues) if queues is not None else None
+        tasks = [t for t in self.tasks.values() if wanted is None or t.spec.queue in wanted]
+        await self.catalog.publish(tasks, service=self.name)
 
     def check_queue_fits_tasks(self, queue: str) -> None:
         """Every task's attempts (plus slack for interrupted deliveries) must fit max_deliveries."""
@@ -317,8 +419,10 @@ class App:
         Given a canvas (``chain``, ``group``, ``chord``, ``task.s(...)``), start it as a
         workflow run instead and return its WorkflowRun.
 
-        Options: ``job_id``, ``priority``, ``queue`` (required for tasks this app does
-        not register), ``metadata`` (str -> str), ``timeout_s``.
+        Options: ``job_id``, ``priority``, ``queue`` (for a task this app does not register,
+        taken from the server's task catalog when its workers published it; required
+        otherwise), ``metadata`` (str -> str), ``timeout_s``. Arguments of a catalogued task
+        are checked against its published schema before anything is sent.
 
         Example::
 
@@ -343,6 +447,37 @@ class App:
             jobs = await app.enqueue_many(calls)
         """
         return await self.producer.send_many(list(requests))
+
+    # -- taking jobs by hand ------------------------------------------------------------
+
+    async def dequeue(self, queue: str, *, timeout_s: float | None = None, heartbeat: bool = True) -> HeldJob | None:
+        """Take the next job of ``queue`` (high, then normal, then low priority); None when none
+        came within ``timeout_s`` (``None`` waits forever).
+
+        The job is held (heartbeated) until you settle it with ``complete(result)``,
+        ``fail(error)``, ``retry(delay_s=...)`` or ``cancel()``: the same status records,
+        retries and dead letters as a worker. One never settled comes back after the queue's
+        ``ack_wait_s`` once this app closes; with ``heartbeat=False`` it comes back after
+        ``ack_wait_s`` unless settled by then (a visibility timeout).
+
+        Example::
+
+            job = await app.dequeue("emails", timeout_s=5)
+            if job is not None:
+                await job.complete(await send(*job.args, **job.kwargs))
+        """
+        return await self.pulls.dequeue(queue, timeout_s=timeout_s, heartbeat=heartbeat)
+
+    def consume(self, queue: str, *, max_in_flight: int = 1, heartbeat: bool = True) -> Consumer:
+        """Jobs of ``queue`` as they come, with at most ``max_in_flight`` held (unsettled) at once.
+
+        Example::
+
+            async with app.consume("emails", max_in_flight=8) as jobs:
+                async for job in jobs:
+                    await job.complete(await send(*job.args, **job.kwargs))
+        """
+        return self.pulls.consume(queue, max_in_flight=max_in_flight, heartbeat=heartbeat)
 
     # -- status and results ------------------------------------------------------------
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._context import _current
@@ -78,3 +79,27 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.setLevel(level.upper())
     logging.getLogger("nats").setLevel(logging.CRITICAL)  # connection noise; jetjobs logs what matters
     logging.Formatter.converter = time.gmtime
+
+
+Redact = Callable[[str, Mapping[str, Any]], Mapping[str, Any]]
+"""``(task, {"args": [...], "kwargs": {...}}) -> what to log``: the hook of ``log_arguments``."""
+
+_SECRET_RE = re.compile(r"pass(word|wd)?|secret|token|api_?key|auth|credential|private|cookie|session", re.I)
+MASK = "***"
+
+
+def redact_secrets(task: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The default redaction: mask every value whose key looks secret, at any depth.
+
+    >>> redact_secrets("login", {"args": [], "kwargs": {"user": "ada", "password": "x", "opts": {"api_key": "k"}}})
+    {'args': [], 'kwargs': {'user': 'ada', 'password': '***', 'opts': {'api_key': '***'}}}
+    """
+    return {key: _mask(value) for key, value in arguments.items()}
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: MASK if isinstance(k, str) and _SECRET_RE.search(k) else _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v) for v in value]
+    return value

@@ -128,6 +128,24 @@ class Names:
     def status_bucket(self) -> str:
         return f"{self._stream_prefix}_STATUS"
 
+    # Cluster-wide rate limits: one counter subject per queue and time window (ADR-49 counters).
+    @property
+    def rate_stream(self) -> str:
+        return f"{self._stream_prefix}_RATE"
+
+    @property
+    def rate_subjects(self) -> str:
+        return f"{self._subject_prefix}rate.>"
+
+    def rate_subject(self, queue: str, window: int) -> str:
+        """The counter of the starts of ``queue`` in time window number ``window``."""
+        return f"{self._subject_prefix}rate.{queue}.{window}"
+
+    @property
+    def catalog_bucket(self) -> str:
+        """Task name -> the catalog entry its workers published (``_catalog.CatalogEntry``)."""
+        return f"{self._stream_prefix}_CATALOG"
+
     @property
     def workers_bucket(self) -> str:
         """Worker presence records (heartbeats with a TTL), read by the web UI."""

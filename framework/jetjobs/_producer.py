@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import transport
+from ._catalog import CatalogEntry, check_arguments
 from ._hooks import is_active
 from ._intercept import Outgoing, PublishInterceptor
 from ._job import Job, JobBackend
@@ -20,7 +22,7 @@ from ._retry import LOST_DELIVERY_SLACK
 from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
 from ._wire import JobHeaders, encode_body, to_iso
-from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
+from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, QueueFull, UnknownTask
 
 if TYPE_CHECKING:
     from ._link import Link
@@ -30,6 +32,12 @@ _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
 _HEADER_ROOM = 4096  # more than the headers of a job without metadata can take
 DELAYED_KEY = "~delayed"
+
+
+class CatalogLookup(Protocol):
+    """Where a producer finds a task it does not import (``catalog.Catalog`` is one)."""
+
+    async def entry(self, task: str, *, fresh: bool = False) -> CatalogEntry | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,7 @@ class _Prepared:
     record: StatusRecord
     route: _Route
     scheduled_for: str | None = None  # delayed jobs: when they are due
+    reused_id: bool = False  # the caller chose the id: a record of an earlier run may be stored
 
     @property
     def stream_key(self) -> str:
@@ -93,12 +102,18 @@ class Producer:
     """
 
     def __init__(
-        self, link: Link, tasks: Mapping[str, Task[..., Any]], queue_config: QueueLookup, jobs: JobBackend
+        self,
+        link: Link,
+        tasks: Mapping[str, Task[..., Any]],
+        queue_config: QueueLookup,
+        jobs: JobBackend,
+        catalog: CatalogLookup | None = None,
     ) -> None:
         self._link = link
         self._tasks = tasks
         self._queue_config = queue_config
         self._jobs = jobs
+        self._catalog = catalog
         self.interceptors: list[PublishInterceptor] = []
         self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
@@ -106,8 +121,9 @@ class Producer:
 
     async def send(self, request: JobRequest) -> Job:
         conn = self._link.connection
+        entry = await self._entry(request.task, request.options.queue is None)
         now = datetime.now(UTC)
-        prepared = self._prepare(request, conn, now, to_iso(now))
+        prepared = self._prepare(request, conn, now, to_iso(now), entry)
         # Once per queue and process: a publish to a missing stream is only detected
         # by "no responders", which any core subscriber on the subject would mask.
         await self._create_stream(prepared.stream_key)
@@ -125,6 +141,15 @@ class Producer:
             self._link.known_streams.discard(stream_key)
             await self._create_stream(stream_key)
             return await transport.publish(self._link.connection, out)
+        except QueueFull as exc:
+            raise await self._with_limit(exc) from None
+
+    async def _with_limit(self, error: QueueFull) -> QueueFull:
+        """Say the limit: the stream's own max_length, which a producer's settings may not know."""
+        if error.max_length is not None:
+            return error
+        stats = await transport.queue_stats(self._link.connection, error.queue, with_dead=False)
+        return QueueFull(error.queue, stats.max_length if stats is not None else None)
 
     async def send_many(self, requests: Sequence[JobRequest]) -> list[Job]:
         """Publish all, with acknowledgements in flight together; raise the first error after.
@@ -133,9 +158,11 @@ class Producer:
         when some fail, so a caller can retry only the rest.
         """
         conn = self._link.connection
+        unrouted = {r.task for r in requests if r.options.queue is None}
+        entries = {name: await self._entry(name, name in unrouted) for name in {r.task for r in requests}}
         now = datetime.now(UTC)  # one enqueue time for the batch
         enqueued_at = to_iso(now)
-        prepared = [self._prepare(r, conn, now, enqueued_at) for r in requests]
+        prepared = [self._prepare(r, conn, now, enqueued_at, entries[r.task]) for r in requests]
         for key in {p.stream_key for p in prepared}:
             await self._create_stream(key)
         outs = [item.out for item in prepared]
@@ -151,15 +178,33 @@ class Producer:
 
         results = await transport.publish_many(conn, outs, on_stored)
         first_error = next((r for r in results if isinstance(r, JetjobsError)), None)
+        if isinstance(first_error, QueueFull):
+            first_error = await self._with_limit(first_error)
         if first_error is not None:
             first_error.jobs = jobs  # type: ignore[attr-defined]
             raise first_error
         return jobs
 
-    def _prepare(self, request: JobRequest, conn: transport.Connection, now: datetime, enqueued_at: str) -> _Prepared:
+    async def _entry(self, task: str, unrouted: bool) -> CatalogEntry | None:
+        """The catalog entry of a task this app does not register (None for its own tasks).
+
+        Without a queue a miss would fail the call, so it is read again rather than taken from the cache.
+        """
+        if task in self._tasks or self._catalog is None:
+            return None
+        return await self._catalog.entry(task, fresh=unrouted)
+
+    def _prepare(
+        self,
+        request: JobRequest,
+        conn: transport.Connection,
+        now: datetime,
+        enqueued_at: str,
+        entry: CatalogEntry | None = None,
+    ) -> _Prepared:
         options = request.options
-        route = self._route(request.task, options.queue, options.priority)
-        args, kwargs = self._arguments(request)
+        route = self._route(request.task, options.queue, options.priority, entry)
+        args, kwargs = self._arguments(request, entry)
         job_id = options.job_id or os.urandom(16).hex()
         if options.job_id is not None and not is_valid_job_id(job_id):
             raise InvalidPayload(
@@ -192,14 +237,29 @@ class Producer:
                 headers=transport.schedule_headers(out, job_id=job_id, at=due, due_subject=route.due_subject),
             )
         record = StatusRecord(job_id, request.task, route.queue, route.priority, enqueued_at)
-        return _Prepared(out, record, route, scheduled_for=to_iso(due) if due is not None else None)
+        return _Prepared(
+            out,
+            record,
+            route,
+            scheduled_for=to_iso(due) if due is not None else None,
+            reused_id=options.job_id is not None,
+        )
 
-    def _route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
-        """Where a task's jobs go, checked once per (task, queue, priority) and kept."""
+    def _route(
+        self, task_name: str, queue: str | None, priority: str | None, entry: CatalogEntry | None = None
+    ) -> _Route:
+        """Where a task's jobs go, checked once per (task, queue, priority) and kept.
+
+        A task of another service goes where its catalog entry says, unless ``queue`` is given.
+        """
+        if entry is not None and (queue is None or queue == entry.queue):
+            queue, priority = entry.queue, priority or entry.priority
         key = (task_name, queue, priority)
         route = self.routes.get(key)
         if route is None:
             route = self.routes[key] = self._new_route(task_name, queue, priority)
+        if entry is not None and route.version != entry.version:
+            route = dataclasses.replace(route, version=entry.version)
         return route
 
     def _new_route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
@@ -210,8 +270,8 @@ class Producer:
             priority, version = priority or "normal", None
         else:
             raise UnknownTask(
-                f"task {task_name!r} is not registered in app {self._link.name!r}; "
-                "pass queue=... to enqueue a task of another service by name"
+                f"task {task_name!r} is not registered in app {self._link.name!r} and no worker published it "
+                "to the catalog; pass queue=... to enqueue a task of another service by name"
             )
         check_queue_name(queue)
         checked = check_priority(priority)
@@ -228,9 +288,11 @@ class Producer:
             cfg.max_deliveries,
         )
 
-    def _arguments(self, request: JobRequest) -> tuple[list[Any], dict[str, Any]]:
+    def _arguments(self, request: JobRequest, entry: CatalogEntry | None) -> tuple[list[Any], dict[str, Any]]:
         task = self._tasks.get(request.task)
         if task is None or request.encoded:
+            if entry is not None and not request.encoded:
+                check_arguments(entry, request.args, request.kwargs)  # nothing is published if they do not fit
             return list(request.args), dict(request.kwargs)
         return task.signature.encode_call(tuple(request.args), request.kwargs)
 
@@ -272,7 +334,10 @@ class Producer:
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
-            await self._link.status_store.create_nowait(record.id, data)
+            if prepared.reused_id:
+                await self._replace_earlier_run(record, data)
+            else:
+                await self._link.status_store.create_nowait(record.id, data)
         job = Job(
             self._jobs,
             record.id,
@@ -284,6 +349,24 @@ class Producer:
         for listener in self.on_published:
             listener(job)
         return job
+
+    async def _replace_earlier_run(self, record: StatusRecord, data: bytes) -> None:
+        """Write the first record of a job whose id the caller chose.
+
+        The id may have run before (enqueued again after the dedupe window): its old
+        record, ``succeeded`` say, must give way to ``queued`` now. A record of *this*
+        run (a fast worker wrote ``running``) carries our enqueue time and is kept;
+        the compare-and-set keeps a worker's write that lands in between.
+        """
+        kv = self._link.status_store.kv
+        if await kv.create(record.id, data) is not None:
+            return
+        entry = await kv.get(record.id)
+        if entry is None or entry.value is None:
+            await kv.create(record.id, data)
+            return
+        if json.loads(entry.value).get("enqueued_at") != record.enqueued_at:
+            await kv.update(record.id, data, entry.revision)
 
     async def _create_stream(self, key: str) -> None:
         conn = self._link.connection

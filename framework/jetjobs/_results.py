@@ -50,16 +50,23 @@ class Results:
         return None
 
     async def result(self, job_id: str, *, timeout_s: float | None = None) -> Any:
+        seen = False
         try:
             async with (
                 asyncio.timeout(timeout_s),
                 contextlib.aclosing(self._link.status_store.watch(job_id)) as updates,
             ):
                 async for data in updates:
+                    seen = True
                     info = decode_status(data)
                     if info.state.is_final:
                         return final_value(info)
         except TimeoutError:
+            if not seen:
+                raise ResultTimeout(
+                    f"no job {job_id!r} is stored (never enqueued, or older than result_ttl_s); "
+                    f"waited {timeout_s:g}s for it to appear"
+                ) from None
             raise ResultTimeout(f"job {job_id} did not finish within {timeout_s:g}s") from None
         raise JetjobsError(f"status watch of job {job_id} ended")  # pragma: no cover - watch never ends
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, model_validator
 from pydantic.fields import FieldInfo
@@ -27,6 +29,8 @@ from ._names import PRIORITIES, Priority, check_namespace, check_queue_name
 from .errors import ConfigError
 
 ENV_PREFIX = "JETJOBS_"
+_METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_METRIC_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NESTED = "__"
 
 
@@ -35,8 +39,8 @@ class QueueConfig(BaseModel):
 
     Stream-level (shared by every service): ``max_length``, ``replicas``,
     ``duplicate_window_s``. Consumer-level (cluster-wide): ``ack_wait_s``,
-    ``max_in_flight``, ``max_deliveries``. Per worker replica: ``concurrency``,
-    ``rate_limit``/``rate_burst``.
+    ``max_in_flight``, ``max_deliveries``, ``rate_limit``/``rate_burst`` (unless
+    ``rate_scope="replica"``). Per worker replica: ``concurrency``.
 
     Example::
 
@@ -51,12 +55,22 @@ class QueueConfig(BaseModel):
     )
     max_length: int | None = Field(None, ge=1, description="enqueue raises QueueFull beyond this many jobs")
     ack_wait_s: float = Field(30.0, ge=1, description="redelivery delay after a worker is lost")
-    rate_limit: float | None = Field(None, gt=0, description="jobs started per second per worker replica")
+    rate_limit: float | None = Field(
+        None, gt=0, description="jobs started per second: in the whole queue, or per replica (rate_scope)"
+    )
     rate_burst: int | None = Field(None, ge=1, description="jobs that may start at once under rate_limit")
+    rate_scope: Literal["queue", "replica"] = Field(
+        "queue", description="rate_limit holds across all replicas (queue) or for each one (replica)"
+    )
     replicas: int = Field(1, ge=1, le=5, description="stream replicas (3 in production clusters)")
     max_deliveries: int = Field(50, ge=2, description="server-side cap on deliveries; then dead-lettered")
     duplicate_window_s: float = Field(120.0, ge=1, description="enqueues with the same job id are dropped")
     priorities: tuple[Priority, ...] = Field(PRIORITIES, min_length=1)
+    alert_backlog: int | None = Field(None, ge=1, description="alert while the backlog is above this many jobs")
+    alert_error_rate: float | None = Field(
+        None, gt=0, le=1, description="alert while this fraction of attempts fails (over alert_window_s)"
+    )
+    alert_window_s: float = Field(300.0, ge=1, description="window of the error rate of alert_error_rate")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> QueueConfig:
@@ -150,6 +164,10 @@ class Settings(BaseSettings):
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
     metrics_port: int | None = Field(None, ge=0, le=65_535, description="serve /metrics /healthz /readyz here")
     metrics_host: str = Field("0.0.0.0", description="address the metrics/health server listens on")
+    metrics_namespace: str = Field("jetjobs", description="prefix of every metric name (jetjobs_jobs_total...)")
+    metrics_labels: dict[str, str] = Field(default_factory=dict, description="constant labels on every metric")
+    alert_interval_s: float = Field(5.0, gt=0, description="how often workers evaluate queue alerts")
+    log_arguments: bool = Field(False, description="put job arguments in job log lines (redacted; off by default)")
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     otel: bool = False
@@ -162,10 +180,17 @@ class Settings(BaseSettings):
             check_queue_name(name)
         if not any(u.strip() for u in self.nats_url.split(",")):
             raise ValueError("nats_url is empty")
+        for url in self.servers:
+            check_nats_url(url)
         if (self.nats_password is None) != (self.nats_user is None):
             raise ValueError("nats_user and nats_password go together")
         if self.nats_token is not None and self.nats_user is not None:
             raise ValueError("use either nats_token or nats_user/nats_password, not both")
+        if not _METRIC_NAME_RE.fullmatch(self.metrics_namespace):
+            raise ValueError(f"metrics_namespace {self.metrics_namespace!r}: use letters, digits, '_' or ':'")
+        for label in self.metrics_labels:
+            if not _METRIC_LABEL_RE.fullmatch(label) or label.startswith("__"):
+                raise ValueError(f"metrics_labels: {label!r} is not a Prometheus label name")
         if self.nats_creds_file is not None and self.nats_nkey_seed_file is not None:
             raise ValueError("use either nats_creds_file or nats_nkey_seed_file, not both")
         if (self.nats_tls_cert_file is None) != (self.nats_tls_key_file is None):
@@ -198,6 +223,29 @@ class Settings(BaseSettings):
                 raise ConfigError(f"config file {path} does not exist")
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def check_nats_url(url: str) -> None:
+    """Refuse at once a server URL the client could only fail on later (``http://``, no host).
+
+    >>> check_nats_url("nats://10.0.0.5:4222")
+    """
+    forms = "accepted forms: nats://host:4222, tls://host:4222, ws://host:8080, wss://host:443 or host:4222"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "nats", url
+    if scheme.lower() not in NATS_SCHEMES:
+        raise ValueError(f"nats_url {url!r} has the scheme {scheme + '://'!r}; {forms}")
+    try:
+        parsed = urlsplit(f"{scheme}://{rest}")
+        parsed.port  # noqa: B018 - reading it validates the port
+    except ValueError as exc:
+        raise ValueError(f"nats_url {url!r} is not a URL ({exc}); {forms}") from None
+    if not parsed.hostname:
+        raise ValueError(f"nats_url {url!r} names no host; {forms}")
 
 
 def _config_file(init: Mapping[str, Any]) -> Path | None:

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, TypeAdapter, ValidationError, create_model
 from pydantic_core import PydanticSerializationError
 
 from .errors import ConfigError, InvalidPayload
@@ -55,6 +55,26 @@ class Signature:
             self._result = TypeAdapter(hints.get("return", Any))
         except Exception as exc:
             raise ConfigError(f"task {name!r}: unsupported argument types: {exc}") from None
+
+    def parameters(self) -> list[tuple[str, str]]:
+        """``(name, kind)`` of each parameter in order; kind is ``inspect``'s, lower case."""
+        return [(p.name, p.kind.name.lower()) for p in self._params]
+
+    def arguments_schema(self) -> dict[str, Any]:
+        """JSON Schema of the arguments as one object (parameter name -> value); {} if pydantic cannot say."""
+        try:
+            schema = self._model.model_json_schema(by_alias=True)
+        except PydanticUserError:
+            return {}
+        schema["title"] = f"{self.name} arguments"
+        return schema
+
+    def result_schema(self) -> dict[str, Any]:
+        """JSON Schema of the JSON return value; {} (anything) if pydantic cannot say."""
+        try:
+            return self._result.json_schema(mode="serialization")
+        except PydanticUserError:
+            return {}
 
     def encode_call(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], *, fast: bool = True

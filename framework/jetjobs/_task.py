@@ -254,3 +254,27 @@ def make_task(
         qualname=fn.__qualname__,
     )
     return Task(app, fn, spec, tuple(middleware), tuple(hooks))
+
+
+def declared_options(task: Task[..., Any]) -> dict[str, Any]:
+    """The ``@app.task`` options ``task`` was declared with (to register it again elsewhere)."""
+    spec, retry = task.spec, task.spec.retry
+    return {
+        "name": spec.name,
+        "queue": spec.queue,
+        "priority": spec.priority,
+        "max_retries": retry.max_retries,
+        "retry_backoff": retry.backoff,
+        "retry_delay_s": retry.delay_s,
+        "retry_max_delay_s": retry.max_delay_s,
+        "retry_factor": retry.factor,
+        "retry_jitter": retry.jitter,
+        "retry_for": retry.retry_for,
+        "timeout_s": spec.timeout_s,
+        "store_result": spec.store_result,
+        "cpu_bound": spec.kind == "process",
+        "description": spec.description,
+        "version": spec.version,
+        "middleware": task.middleware,
+        "hooks": task.hooks,
+    }

@@ -81,8 +81,8 @@ class QueueFull(JetjobsError):
     """The queue holds ``max_length`` jobs already; the new job was not enqueued."""
 
     def __init__(self, queue: str, max_length: int | None = None) -> None:
-        limit = f" (max_length={max_length})" if max_length is not None else ""
-        super().__init__(f"queue {queue!r} is full{limit}; the job was not enqueued")
+        limit = f": it holds max_length={max_length} jobs" if max_length is not None else ""
+        super().__init__(f"queue {queue!r} is full{limit}; the job was not enqueued (retry later or raise max_length)")
         self.queue = queue
         self.max_length = max_length
 

@@ -96,10 +96,11 @@ def test_enqueue_wait_status_queues_and_dead_letters(jetjobs_server: NatsServer,
 def test_errors_are_one_clear_line(jetjobs_server: NatsServer) -> None:
     cases = [
         (("worker", "no.such.module:app"), "cannot import 'no.such.module'"),
-        (("worker", "tests.apps.e2e:nothing"), "is not a jetjobs App"),
+        (("worker", "tests.apps.e2e:nothing"), "module 'tests.apps.e2e' has no attribute 'nothing'"),
+        (("worker", "tests.apps.e2e:asyncio"), "is not a jetjobs App (found module)"),
         (("enqueue", "record", "--kwargs", "{not json", "--queue", "work"), "--kwargs is not valid JSON"),
         (("enqueue", "record", "--kwargs", "[1]", "--queue", "work"), "--kwargs must be a JSON object"),
-        (("enqueue", "mystery"), "pass queue="),
+        (("enqueue", "mystery"), "pass --queue QUEUE"),
         (("status", "nope"), "no status for job 'nope'"),
         (("enqueue", "record", "--delay", "soon", "--queue", "work"), "invalid duration 'soon'"),
         (("dlq", "show", "99"), "no dead letter with sequence 99"),
@@ -163,3 +164,18 @@ def test_cancel_a_delayed_job_with_or_without_its_status_record(jetjobs_server: 
 async def _forget_status(server: NatsServer, job_id: str) -> None:
     async with App("reader", nats_url=server.url) as app:
         await app.status_store.kv.delete(job_id)
+
+
+async def test_worker_discover_runs_tasks_of_the_pattern(jetjobs_server: NatsServer, start_worker: StartWorker) -> None:
+    worker = start_worker("--discover", "tests.apps.discover_pkg.*", app="tests.apps.empty:app")
+    async with App("producer", nats_url=jetjobs_server.url) as producer:
+        job = await producer.enqueue("send_mail", kwargs={"to": "grace"})  # queue from the catalog
+        assert job.queue == "mail"
+        assert await job.result(timeout_s=20) == "mailed grace"
+    assert "queues mail(" in worker.log()
+
+
+def test_worker_discover_names_a_module_that_fails(jetjobs_server: NatsServer) -> None:
+    result = jetjobs(jetjobs_server, "worker", "tests.apps.empty:app", "--discover", "tests.apps.discover_broken.*")
+    assert result.returncode == 1
+    assert "cannot import module 'tests.apps.discover_broken.bad'" in result.stderr

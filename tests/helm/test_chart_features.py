@@ -14,6 +14,7 @@ import yaml
 from helm_support import (
     CHART,
     CI_VALUES,
+    HelmError,
     by_kind,
     env_of,
     one,
@@ -432,6 +433,26 @@ def test_metrics_service_and_service_monitor(render) -> None:
     assert sm["spec"]["endpoints"][0]["port"] == "metrics"
     assert sm["spec"]["endpoints"][0]["path"] == "/metrics"
     assert not by_kind(render(CI["default"]), "ServiceMonitor"), "ServiceMonitor is opt-in"
+
+
+def test_prometheus_rule_from_queue_alerts(render, render_values) -> None:
+    rule = one(render(CI["keda-prometheus"]), "PrometheusRule", "rel-jetjobs-alerts")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    rules = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    backlog, errors = rules["JetjobsQueueBacklog"], rules["JetjobsQueueErrorRate"]
+    assert (
+        backlog["expr"]
+        == 'sum by (queue) (max by (queue, priority) (shop_jobs_queue_backlog{queue="payments"})) > 1000'
+    )
+    assert errors["expr"] == (
+        'sum(rate(shop_jobs_jobs_total{queue="payments",outcome=~"retried|failed|dead"}[5m]))'
+        ' / sum(rate(shop_jobs_jobs_total{queue="payments"}[5m])) > 0.01'
+    )
+    assert backlog["labels"] == {"severity": "warning", "queue": "payments"}
+    assert backlog["for"] == "5m"
+    assert not by_kind(render(CI["default"]), "PrometheusRule"), "PrometheusRule is opt-in"
+    with pytest.raises(HelmError, match=r"needs a queue in config\.queues with alert_backlog or alert_error_rate"):
+        render_values({"metrics": {"prometheusRule": {"enabled": True}}})
 
 
 def test_notes_render(helm: str, tmp_path: Path) -> None:

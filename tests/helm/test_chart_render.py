@@ -116,8 +116,16 @@ def test_custom_resources_are_valid(render, values: Path, kube: str) -> None:
         assert (obj["apiVersion"], obj["kind"]) in {
             ("keda.sh/v1alpha1", "ScaledObject"),
             ("monitoring.coreos.com/v1", "ServiceMonitor"),
+            ("monitoring.coreos.com/v1", "PrometheusRule"),
         }, f"unexpected custom resource {obj['apiVersion']} {obj['kind']}"
-        if obj["kind"] == "ScaledObject":
+        if obj["kind"] == "PrometheusRule":
+            for group in obj["spec"]["groups"]:
+                assert group["name"]
+                for rule in group["rules"]:
+                    assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule.keys()
+                    assert rule["alert"]
+                    assert rule["expr"]
+        elif obj["kind"] == "ScaledObject":
             model = ScaledObject.model_validate(obj)  # pydantic models generated from KEDA's CRD
             assert model.spec.triggers, "a ScaledObject needs triggers"
             assert model.spec.scale_target_ref.name

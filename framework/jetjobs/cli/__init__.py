@@ -12,6 +12,7 @@ from .. import __version__
 from .._logging import configure_logging
 from ..errors import JetjobsError
 from . import _inspect, _jobs, _ops, _schedules, _services, _ui, _workflows
+from ._common import cli_spelling
 
 log = logging.getLogger("jetjobs.cli")
 
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except JetjobsError as exc:
-        print(f"jetjobs: error: {exc}", file=sys.stderr)
+        print(f"jetjobs: error: {cli_spelling(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -24,8 +24,9 @@ from .._logging import configure_logging
 from ..errors import ConfigError
 
 
-def load_app(target: str) -> App:
-    """Import ``module:attribute`` (``module`` alone means ``module:app``) and return the App."""
+def load_app(target: str, discover: Sequence[str] | None = None) -> App:
+    """Import ``module:attribute`` (``module`` alone means ``module:app``) and return the App,
+    after importing the task modules ``discover`` names (``App.discover_tasks`` patterns)."""
     module_name, _, attribute = target.partition(":")
     attribute = attribute or "app"
     if os.getcwd() not in sys.path:
@@ -34,10 +35,40 @@ def load_app(target: str) -> App:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         raise ConfigError(f"cannot import {module_name!r}: {exc}") from None
-    app = getattr(module, attribute, None)
+    if not hasattr(module, attribute):
+        found = sorted(name for name, value in vars(module).items() if isinstance(value, App))
+        hint = f"; it has {', '.join(f'{module_name}:{n}' for n in found)}" if found else ""
+        raise ConfigError(f"module {module_name!r} has no attribute {attribute!r}{hint}")
+    app = getattr(module, attribute)
     if not isinstance(app, App):
         raise ConfigError(f"{module_name}:{attribute} is not a jetjobs App (found {type(app).__name__})")
+    if discover:
+        app.discover_tasks(discover)
     return app
+
+
+def add_discover_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--discover",
+        action="append",
+        metavar="PATTERN",
+        help="import task modules first: pkg.mod, pkg.* (submodules) or pkg.** (all below); repeatable",
+    )
+
+
+# Hints in errors are written for Python callers; the command line spells them as options.
+_CLI_SPELLING = (("pass queue=...", "pass --queue QUEUE"), ("give queue=...", "give --queue QUEUE"))
+
+
+def cli_spelling(message: str) -> str:
+    """An error message with its Python hints spelled as command-line options.
+
+    >>> cli_spelling("pass queue=... to enqueue a task of another service by name")
+    'pass --queue QUEUE to enqueue a task of another service by name'
+    """
+    for python, option in _CLI_SPELLING:
+        message = message.replace(python, option)
+    return message
 
 
 def service_app(args: argparse.Namespace) -> App:
@@ -48,7 +79,7 @@ def service_app(args: argparse.Namespace) -> App:
     metrics over OTLP as the ``OTEL_*`` variables say.
     """
     apply_nats_url(args)
-    app = load_app(args.app)
+    app = load_app(args.app, getattr(args, "discover", None))
     configure_logging(args.log_format or app.settings.log_format, args.log_level or app.settings.log_level)
     if getattr(args, "otel", False) or app.settings.otel:
         telemetry.configure(app.name)

@@ -1,16 +1,31 @@
-"""Job commands: ``enqueue``, ``status``, ``tasks``."""
+"""Job commands: ``enqueue``, ``status``, ``tasks``, ``schema``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .._app import App
+from .._catalog import CatalogEntry
+from .._names import Names
 from .._status import decode_status
+from ..catalog import document, entry_for
 from ..errors import ConfigError
-from ._common import add_client_options, load_app, parse_json_arg, print_json, print_table, run_with_app
+from ._common import (
+    add_client_options,
+    add_discover_option,
+    apply_nats_url,
+    load_app,
+    parse_json_arg,
+    print_json,
+    print_table,
+    run_with_app,
+)
 from ._duration import parse_duration
 
 
@@ -34,10 +49,29 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_client_options(status)
     status.set_defaults(func=cmd_status)
 
-    tasks = sub.add_parser("tasks", help="list an app's tasks and their queues", description="List tasks.")
-    tasks.add_argument("app", help="module:attribute of the App")
+    tasks = sub.add_parser(
+        "tasks",
+        help="list tasks: an app's, or the server's catalog",
+        description="List the tasks of module:app, or without it the task catalog every worker publishes.",
+    )
+    tasks.add_argument("app", nargs="?", help="module:attribute of an App (default: the server's catalog)")
+    tasks.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL (server catalog)")
     tasks.add_argument("--json", action="store_true", help="print JSON")
+    add_discover_option(tasks)
     tasks.set_defaults(func=cmd_tasks)
+
+    schema = sub.add_parser(
+        "schema",
+        help="write an AsyncAPI 3 document of the queues and tasks",
+        description="AsyncAPI 3.0.0 document (channels, messages, headers) of module:app, or of the server's catalog.",
+    )
+    schema.add_argument("app", nargs="?", help="module:attribute of an App (default: the server's catalog)")
+    schema.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
+    schema.add_argument("--output", "-o", help="write to this file (default: stdout)")
+    schema.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    schema.add_argument("--title", default="jetjobs tasks", help="info.title (default: %(default)s)")
+    add_discover_option(schema)
+    schema.set_defaults(func=cmd_schema)
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
@@ -108,8 +142,13 @@ async def follow(app: App, job_id: str, *, as_json: bool) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    app = load_app(args.app)
+    if args.app is None:
+        return _print_catalog(args)
+    app = load_app(args.app, args.discover)
     specs = [spec.describe() for spec in app.task_specs()]
+    if not specs and not args.json:
+        print(f"{args.app} registers no tasks (decorate functions with @app.task, or import the modules that do)")
+        return 0
     if args.json:
         print_json(specs)
         return 0
@@ -119,3 +158,53 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     ]
     print_table(("TASK", "QUEUE", "PRIORITY", "RUNS IN", "RETRIES", "TIMEOUT S", "DESCRIPTION"), rows)
     return 0
+
+
+def _print_catalog(args: argparse.Namespace) -> int:
+    async def body(app: App) -> int:
+        entries = await app.catalog.entries()
+        if args.json:
+            print_json([e.model_dump(mode="json") for e in entries])
+        elif not entries:
+            print("the task catalog is empty: no worker has published its tasks yet (workers publish at start-up)")
+        else:
+            rows = [
+                (e.name, e.queue, e.priority, e.version, e.service, e.options.get("max_retries"), e.description)
+                for e in entries
+            ]
+            print_table(("TASK", "QUEUE", "PRIORITY", "VERSION", "SERVICE", "RETRIES", "DESCRIPTION"), rows)
+        return 0
+
+    return run_with_app(args, body)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """An AsyncAPI document from the module's tasks (no server needed) or from the server's catalog."""
+    apply_nats_url(args)
+    if args.app is not None:
+        app = load_app(args.app, args.discover)
+        entries = [entry_for(task, app.name) for task in app.tasks.values()]
+        _write_schema(args, app, entries)
+        return 0
+
+    async def body(app: App) -> int:
+        _write_schema(args, app, await app.catalog.entries())
+        return 0
+
+    return run_with_app(args, body)
+
+
+def _write_schema(args: argparse.Namespace, app: App, entries: list[CatalogEntry]) -> None:
+    priorities = {q: app.queue_config(q).ordered_priorities() for q in {e.queue for e in entries}}
+    doc = document(
+        sorted(entries, key=lambda e: e.name),
+        Names(app.settings.namespace),
+        title=args.title,
+        server=app.settings.servers[0],
+        priorities=priorities,
+    )
+    text = yaml.safe_dump(doc, sort_keys=False) if args.yaml else json.dumps(doc, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    else:
+        print(text)

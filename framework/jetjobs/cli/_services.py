@@ -12,7 +12,7 @@ from .._app import App
 from ..scheduler import Scheduler
 from ..testing import NatsServer
 from ..worker import Worker
-from ._common import apply_nats_url, load_app, service_app
+from ._common import add_discover_option, apply_nats_url, load_app, service_app
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,10 +38,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     provision.add_argument("app", help="module:attribute of the App")
     provision.add_argument("--queues", help="comma-separated queues (default: all the app knows)")
     provision.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
+    add_discover_option(provision)
     provision.set_defaults(func=cmd_provision)
 
 
 def _worker_options(parser: argparse.ArgumentParser, *, with_url: bool = True) -> None:
+    add_discover_option(parser)
     parser.add_argument("--queues", help="comma-separated queues to serve (default: every queue of the app)")
     parser.add_argument("--concurrency", type=int, help="jobs run at once per queue (default: each queue's setting)")
     parser.add_argument("--shutdown-grace-s", type=float, help="time running jobs get on SIGTERM (default 25)")
@@ -123,7 +125,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_provision(args: argparse.Namespace) -> int:
     apply_nats_url(args)
-    app = load_app(args.app)
+    app = load_app(args.app, args.discover)
 
     async def provision() -> list[str]:
         async with app:

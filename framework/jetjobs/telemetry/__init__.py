@@ -12,6 +12,7 @@ Example::
 
 from .._logging import configure_logging
 from . import _metrics as metrics
+from ._alerts import AlertEvent, AlertHandler, AlertMonitor
 from ._http import HealthServer
 from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
 from ._runtime import ServiceRuntime
@@ -20,6 +21,9 @@ from ._tracing import TracingHooks, TracingMiddleware, enabled, workflow_span
 from ._watchdog import LoopWatchdog
 
 __all__ = [
+    "AlertEvent",
+    "AlertHandler",
+    "AlertMonitor",
     "HealthServer",
     "LoggingHooks",
     "LoopWatchdog",

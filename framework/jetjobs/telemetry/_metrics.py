@@ -6,7 +6,8 @@ Why not record straight into the OpenTelemetry SDK? Measured here, one
 instruments cost well under a microsecond; the OTel bridge (``_setup.bridge_metrics``)
 reads them only when an exporter collects.
 
-Names (documented in docs/observability.md):
+Names (documented in docs/observability.md; ``configure(namespace, labels)`` renames the
+``jetjobs`` prefix and adds constant labels, process-wide):
 
     jetjobs_jobs_total{task,queue,outcome}         succeeded | retried | failed | dead | cancelled
     jetjobs_job_duration_seconds{task,queue}      histogram of attempt run time
@@ -15,6 +16,7 @@ Names (documented in docs/observability.md):
     jetjobs_queue_backlog{queue,priority}         consumer num_pending + num_ack_pending
     jetjobs_enqueued_total{task,queue}            jobs published by this process
     jetjobs_schedule_fires_total{schedule}        fires published by this scheduler
+    jetjobs_alert_active{queue,alert}             1 while a queue alert is over its threshold (backlog | error_rate)
     jetjobs_workflow_runs_total{workflow,state}   runs ended, by final state (counted where they end)
     jetjobs_workflow_run_duration_seconds{workflow,state}  start -> end of runs
 """
@@ -22,8 +24,9 @@ Names (documented in docs/observability.md):
 from __future__ import annotations
 
 import bisect
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 Labels = tuple[str, ...]
 DEFAULT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
@@ -33,8 +36,41 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+_PREFIX = "jetjobs"
+_namespace = _PREFIX
+_constant: tuple[tuple[str, str], ...] = ()
+_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_RESERVED_LABELS = frozenset({"task", "queue", "outcome", "priority", "schedule", "workflow", "state", "alert", "le"})
+
+
+def configure(namespace: str = _PREFIX, labels: Mapping[str, str] | None = None) -> None:
+    """Name every metric ``<namespace>_...`` and add constant ``labels`` to every sample (process-wide).
+
+    >>> configure("acme_jobs", {"env": "prod"}); exposed("jetjobs_jobs_total"); configure()
+    'acme_jobs_jobs_total'
+    """
+    global _namespace, _constant
+    if not _NAME_RE.fullmatch(namespace):
+        raise ValueError(f"metrics namespace {namespace!r} is not a Prometheus name")
+    for name in labels or {}:
+        if not _LABEL_RE.fullmatch(name) or name.startswith("__") or name in _RESERVED_LABELS:
+            raise ValueError(f"metrics label {name!r} is not a Prometheus label name, or is one jetjobs uses")
+    _namespace = namespace
+    _constant = tuple(sorted((labels or {}).items()))
+
+
+def exposed(name: str) -> str:
+    """The name a metric is exported under (its namespace applied)."""
+    return _namespace + name[len(_PREFIX) :] if name.startswith(_PREFIX + "_") else name
+
+
+def constant_labels() -> dict[str, str]:
+    return dict(_constant)
+
+
 def _labels(names: Sequence[str], values: Labels, extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
+    parts = [f'{n}="{_escape(v)}"' for n, v in (*zip(names, values, strict=True), *_constant)]
     if extra:
         parts.append(extra)
     return "{" + ",".join(parts) + "}" if parts else ""
@@ -49,8 +85,9 @@ class Counter:
         self.values[labels] = self.values.get(labels, 0.0) + amount
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        lines += [f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.values.items())]
+        name = exposed(self.name)
+        lines = [f"# HELP {name} {self.help}", f"# TYPE {name} counter"]
+        lines += [f"{name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.values.items())]
         return lines
 
 
@@ -75,16 +112,17 @@ class Histogram:
         return sum(self.counts.get(labels, ()))
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        name = exposed(self.name)
+        lines = [f"# HELP {name} {self.help}", f"# TYPE {name} histogram"]
         for key, counts in sorted(self.counts.items()):
             running = 0
             for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
                 running += count
                 le = "+Inf" if bound == float("inf") else f"{bound:g}"
                 bucket_labels = _labels(self.label_names, key, 'le="' + le + '"')
-                lines.append(f"{self.name}_bucket{bucket_labels} {running}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, key)} {self.sums[key]:g}")
-            lines.append(f"{self.name}_count{_labels(self.label_names, key)} {running}")
+                lines.append(f"{name}_bucket{bucket_labels} {running}")
+            lines.append(f"{name}_sum{_labels(self.label_names, key)} {self.sums[key]:g}")
+            lines.append(f"{name}_count{_labels(self.label_names, key)} {running}")
         return lines
 
 
@@ -117,8 +155,9 @@ class Gauge:
         return values
 
     def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge"]
-        lines += [f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.read().items())]
+        name = exposed(self.name)
+        lines = [f"# HELP {name} {self.help}", f"# TYPE {name} gauge"]
+        lines += [f"{name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.read().items())]
         return lines
 
 
@@ -136,6 +175,12 @@ backlog = Gauge(
 enqueued = Counter("jetjobs_enqueued_total", "Jobs published by this process.", ("task", "queue"))
 schedule_fires = Counter("jetjobs_schedule_fires_total", "Schedule fires published by this process.", ("schedule",))
 
+alert_active = Gauge(
+    "jetjobs_alert_active",
+    "1 while a queue's alert (backlog or error_rate) is over its threshold, as this worker sees it.",
+    ("queue", "alert"),
+)
+
 workflow_runs = Counter("jetjobs_workflow_runs_total", "Workflow runs ended, by final state.", ("workflow", "state"))
 workflow_duration = Histogram(
     "jetjobs_workflow_run_duration_seconds", "Time from a workflow run's start to its end.", ("workflow", "state")
@@ -149,6 +194,7 @@ ALL: tuple[Counter | Histogram | Gauge, ...] = (
     backlog,
     enqueued,
     schedule_fires,
+    alert_active,
     workflow_runs,
     workflow_duration,
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
 
 from .._context import JobContext
 from .._hooks import Hooks
+from .._logging import Redact, redact_secrets
 from .._middleware import CallNext
 from .._outcome import ErrorInfo
 from . import _metrics
@@ -57,15 +59,36 @@ def _fields(job: JobContext) -> dict[str, object]:
 
 
 class LoggingHooks(Hooks):
-    """One log line per outcome (successes at DEBUG, so busy queues stay quiet)."""
+    """One log line per outcome (successes at DEBUG, so busy queues stay quiet).
+
+    With ``include_arguments`` (setting ``log_arguments``, off by default) each line also
+    carries the job's arguments as ``redact(task, {"args", "kwargs"})`` returns them.
+    """
+
+    def __init__(self, *, include_arguments: bool = False, redact: Redact = redact_secrets) -> None:
+        self._include = include_arguments
+        self._redact = redact
+
+    def _extra(self, job: JobContext) -> tuple[str, dict[str, object]]:
+        fields = _fields(job)
+        if not self._include:
+            return "", fields
+        try:
+            shown = dict(self._redact(job.task, {"args": list(job.args), "kwargs": dict(job.kwargs)}))
+        except Exception as exc:  # never log what the hook was meant to hide
+            shown = {"redaction_failed": type(exc).__name__}
+        fields["arguments"] = shown
+        return f" arguments={json.dumps(shown, default=str)}", fields
 
     def on_success(self, job: JobContext, result_json: bytes) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("job %s (%s) succeeded on attempt %d", job.id, job.task, job.attempt, extra=_fields(job))
+            suffix, fields = self._extra(job)
+            log.debug("job %s (%s) succeeded on attempt %d%s", job.id, job.task, job.attempt, suffix, extra=fields)
 
     def on_retry(self, job: JobContext, error: ErrorInfo, delay_s: float) -> None:
+        suffix, fields = self._extra(job)
         log.info(
-            "job %s (%s) attempt %d/%d failed with %s: %s; retrying in %.1fs",
+            "job %s (%s) attempt %d/%d failed with %s: %s; retrying in %.1fs%s",
             job.id,
             job.task,
             job.attempt,
@@ -73,8 +96,15 @@ class LoggingHooks(Hooks):
             error.type,
             error.message,
             delay_s,
-            extra=_fields(job),
+            suffix,
+            extra=fields,
         )
 
+    def on_failure(self, job: JobContext, error: ErrorInfo, state: str) -> None:
+        if self._include:  # the dead-letter line itself comes from the settler, without arguments
+            suffix, fields = self._extra(job)
+            log.warning("job %s (%s) %s with %s%s", job.id, job.task, state, error.type, suffix, extra=fields)
+
     def on_cancel(self, job: JobContext, reason: str) -> None:
-        log.info("job %s (%s) cancelled itself: %s", job.id, job.task, reason, extra=_fields(job))
+        suffix, fields = self._extra(job)
+        log.info("job %s (%s) cancelled itself: %s%s", job.id, job.task, reason, suffix, extra=fields)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import _metrics
 from ._http import HealthServer
 from ._watchdog import LoopWatchdog
 
@@ -53,6 +54,8 @@ class ServiceRuntime:
         return codes
 
     async def start(self) -> None:
+        settings = self._app.settings
+        _metrics.configure(settings.metrics_namespace, settings.metrics_labels)
         self.watchdog.start()
         if self.http is not None:
             await self.http.start()

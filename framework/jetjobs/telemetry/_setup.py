@@ -18,8 +18,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from .._hooks import Hooks
 from .._intercept import PublishInterceptor
 from .._job import Job
-from .._logging import add_field_source
+from .._logging import Redact, add_field_source
 from .._middleware import Middleware
+from .._settings import Settings
 from . import _metrics
 from ._observe import LoggingHooks, MetricsHooks, MetricsMiddleware
 from ._tracing import TracingHooks, TracingMiddleware, log_fields, trace_publish
@@ -39,9 +40,12 @@ class Instrumentable(Protocol):
 
     middleware: list[Middleware]
     hooks: list[Hooks]
+    log_redact: Redact
 
     @property
     def producer(self) -> PublishHooks: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 def count_enqueued(job: Job) -> None:
@@ -53,7 +57,8 @@ def instrument(app: Instrumentable) -> None:
     """Add the built-in tracing, metrics and logging to ``app`` (done by ``App()`` itself)."""
     # Tracing is outermost, so the metrics middleware and the task run inside the span.
     app.middleware[:0] = [TracingMiddleware(), MetricsMiddleware()]
-    app.hooks.extend([TracingHooks(), MetricsHooks(), LoggingHooks()])
+    logs = LoggingHooks(include_arguments=app.settings.log_arguments, redact=app.log_redact)
+    app.hooks.extend([TracingHooks(), MetricsHooks(), logs])
     app.producer.interceptors.append(trace_publish)
     app.producer.on_published.append(count_enqueued)
     add_field_source(log_fields)
@@ -134,18 +139,19 @@ def bridge_metrics(resource: Resource, exporter: MetricExporter) -> MeterProvide
     provider = MeterProvider(resource=resource, metric_readers=[PeriodicExportingMetricReader(exporter)])
     metrics.set_meter_provider(provider)
     meter = provider.get_meter("jetjobs")
+    name = _metrics.exposed
     for counter in (_metrics.jobs, _metrics.enqueued, _metrics.schedule_fires):
-        meter.create_observable_counter(counter.name, [_counter_callback(counter)], description=counter.help)
+        meter.create_observable_counter(name(counter.name), [_counter_callback(counter)], description=counter.help)
     for histogram in (_metrics.duration, _metrics.queue_wait):
-        meter.create_observable_counter(f"{histogram.name}_sum", [_sum_callback(histogram)], unit="s")
-        meter.create_observable_counter(f"{histogram.name}_count", [_count_callback(histogram)])
-    for gauge in (_metrics.in_flight, _metrics.backlog):
-        meter.create_observable_gauge(gauge.name, [_gauge_callback(gauge)], description=gauge.help)
+        meter.create_observable_counter(f"{name(histogram.name)}_sum", [_sum_callback(histogram)], unit="s")
+        meter.create_observable_counter(f"{name(histogram.name)}_count", [_count_callback(histogram)])
+    for gauge in (_metrics.in_flight, _metrics.backlog, _metrics.alert_active):
+        meter.create_observable_gauge(name(gauge.name), [_gauge_callback(gauge)], description=gauge.help)
     return provider
 
 
 def _attrs(names: tuple[str, ...], values: tuple[str, ...]) -> dict[str, str]:
-    return dict(zip(names, values, strict=True))
+    return {**_metrics.constant_labels(), **dict(zip(names, values, strict=True))}
 
 
 def _counter_callback(counter: _metrics.Counter) -> Any:

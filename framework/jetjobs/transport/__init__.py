@@ -3,11 +3,12 @@
 from ._admin import ConsumerState, ConsumerStats, QueueStats, consumer_state, list_queues, queue_stats
 from ._browse import PauseState, ScanWindow, pause_queue, queue_pause_state, resume_queue, scan_newest, watch_new
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
+from ._counter import ensure_rate_stream, increment
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
-from ._kvstore import Entry, KeyValueStore
+from ._kvstore import BucketMissing, Entry, KeyValueStore
 from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
@@ -15,6 +16,7 @@ from ._workflow import WorkflowTransport
 
 __all__ = [
     "MIN_SERVER",
+    "BucketMissing",
     "Connection",
     "ConsumerState",
     "ConsumerStats",
@@ -42,8 +44,10 @@ __all__ = [
     "ensure_delayed_stream",
     "ensure_dlq",
     "ensure_queue",
+    "ensure_rate_stream",
     "ensure_status_bucket",
     "ensure_stream_exists",
+    "increment",
     "list_queues",
     "parse_version",
     "pause_queue",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -57,6 +59,9 @@ def check_server_version(text: str, url: str = "") -> None:
 
 Listener = Callable[[], None]
 ClosedListener = Callable[[str], None]
+# What a request raises when the server went away under it (queued, then timed out; or closed).
+_CLOSED_ERRORS = (nats.errors.ConnectionClosedError, nats.errors.StaleConnectionError, ConnectionError)
+_LOST_ERRORS = (nats.errors.TimeoutError, asyncio.TimeoutError, *_CLOSED_ERRORS)
 
 
 class Connection:
@@ -80,6 +85,7 @@ class Connection:
         self._on_reconnect: list[Listener] = []
         self._on_closed: list[ClosedListener] = []
         self.closing = False
+        self.disconnected_at: datetime | None = None  # when the link to the server was lost; None while up
         self.acks = AckedPublisher(nc, self.direct, timeout_s=settings.request_timeout_s)
 
     @property
@@ -104,6 +110,41 @@ class Connection:
     def url(self) -> str:
         server = self.nc.connected_url
         return f"{server.scheme}://{server.hostname}:{server.port}" if server else ""
+
+    def unreachable(self, exc: BaseException | None = None) -> ConnectionFailed | None:
+        """The jetjobs error for a request that failed because the server is gone; None if it is not.
+
+        nats-py queues requests while it reconnects and lets them time out with its
+        own ``TimeoutError``; this names the server and how long it has been away.
+        """
+        if (exc is not None and not isinstance(exc, _LOST_ERRORS)) or self.connected:
+            return None
+        since = self.disconnected_at
+        server = self.settings.nats_url
+        if since is None:
+            return ConnectionFailed(f"NATS server at {server} is unreachable (connection closed)")
+        ago = (datetime.now(UTC) - since).total_seconds()
+        return ConnectionFailed(
+            f"NATS server at {server} is unreachable since {since:%Y-%m-%d %H:%M:%S} UTC ({ago:.0f}s ago); "
+            "the client keeps reconnecting"
+        )
+
+    @contextlib.contextmanager
+    def reaching(self) -> Iterator[None]:
+        """Turn a request's failure into ``unreachable()``'s error when the server is gone.
+
+        Example::
+
+            with conn.reaching():
+                await conn.js.stream_info(name)
+        """
+        try:
+            yield
+        except Exception as exc:
+            lost = self.unreachable(exc)
+            if lost is None:
+                raise
+            raise lost from None
 
     def on_disconnect(self, listener: Listener) -> None:
         self._on_disconnect.append(listener)
@@ -170,10 +211,13 @@ async def connect(settings: Settings, *, name: str) -> Connection:
 
     async def on_disconnect() -> None:
         if holder:
+            if holder[0].disconnected_at is None:
+                holder[0].disconnected_at = datetime.now(UTC)
             holder[0]._fire(holder[0]._on_disconnect)
 
     async def on_reconnect() -> None:
         if holder:
+            holder[0].disconnected_at = None
             log.info("reconnected to NATS at %s", holder[0].url)
             holder[0]._fire(holder[0]._on_reconnect)
 

@@ -17,6 +17,10 @@ _STREAM_IN_USE = 10058
 _DELETED = ("DEL", "PURGE")
 
 
+class BucketMissing(JetjobsError):
+    """The bucket has not been created yet (by the service that owns it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     key: str
@@ -65,7 +69,8 @@ class KeyValueStore:
     async def get(self, key: str) -> Entry | None:
         kv = await self._handle()
         try:
-            entry = await kv.get(key)
+            with self._conn.reaching():
+                entry = await kv.get(key)
         except nats.js.errors.KeyNotFoundError:
             return None
         if entry.operation in _DELETED or not entry.value:
@@ -74,13 +79,15 @@ class KeyValueStore:
 
     async def put(self, key: str, value: bytes) -> int:
         kv = await self._handle()
-        return int(await kv.put(key, value))
+        with self._conn.reaching():
+            return int(await kv.put(key, value))
 
     async def create(self, key: str, value: bytes) -> int | None:
         """Store only if the key has no value; None when it has one."""
         kv = await self._handle()
         try:
-            return int(await kv.create(key, value))
+            with self._conn.reaching():
+                return int(await kv.create(key, value))
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
 
@@ -88,7 +95,8 @@ class KeyValueStore:
         """Store only if the key is still at ``revision``; None on a conflict."""
         kv = await self._handle()
         try:
-            return int(await kv.update(key, value, last=revision))
+            with self._conn.reaching():
+                return int(await kv.update(key, value, last=revision))
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
 
@@ -106,10 +114,12 @@ class KeyValueStore:
         # server says nothing is pending. (nats-py's watch() can signal "no more values"
         # before delivering them when the server is quick and the client busy: it
         # compares consumer info with what it has processed, not what it was sent.)
+        await self._handle()  # the bucket exists (a clear error if not)
         js, stream = self._conn.js, f"KV_{self.bucket}"
         subject = f"$KV.{self.bucket}.{pattern}"
         try:
-            await js.get_last_msg(stream, subject)  # a leader read: is there anything at all?
+            with self._conn.reaching():
+                await js.get_last_msg(stream, subject)  # a leader read: is there anything at all?
         except nats.js.errors.NotFoundError:
             return []
         sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
@@ -133,7 +143,8 @@ class KeyValueStore:
         """Yield the current value of each key matching ``pattern`` (a key, or ``prefix.>``),
         then every change; deletes have value None."""
         kv = await self._handle()
-        watcher = await kv.watch(pattern)
+        with self._conn.reaching():
+            watcher = await kv.watch(pattern)
         try:
             # Iterating (a plain queue get) rather than ``updates(timeout=...)``: on
             # Python 3.11 its ``asyncio.wait_for`` can swallow a cancellation that
@@ -150,7 +161,8 @@ class KeyValueStore:
     async def _handle(self) -> KeyValue:
         if self._kv is None:
             try:
-                self._kv = await self._conn.js.key_value(self.bucket)
+                with self._conn.reaching():
+                    self._kv = await self._conn.js.key_value(self.bucket)
             except nats.js.errors.BucketNotFoundError:
-                raise JetjobsError(f"bucket {self.bucket} does not exist yet") from None
+                raise BucketMissing(f"bucket {self.bucket} does not exist yet") from None
         return self._kv

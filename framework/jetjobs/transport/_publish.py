@@ -45,7 +45,7 @@ async def publish(conn: Connection, out: Outbound) -> Published:
     try:
         reply = await conn.acks.publish(out.subject, out.body, out.headers)
     except Exception as exc:
-        raise translate(exc, out) from None
+        raise (_lost(conn, exc) or translate(exc, out)) from None
     return _published(reply)
 
 
@@ -67,16 +67,17 @@ async def publish_many(
     futures: deque[asyncio.Future[bytes]] = deque()
     for count, out in enumerate(outs, 1):
         if len(futures) >= _WINDOW:
-            await _take(futures, outs, results, on_stored)
+            await _take(conn, futures, outs, results, on_stored)
         futures.append(await conn.acks.publish_nowait(out.subject, out.body, out.headers))
         if count % _SEND_EVERY == 0:
             await asyncio.sleep(0)  # let the flusher write
     while futures:
-        await _take(futures, outs, results, on_stored)
+        await _take(conn, futures, outs, results, on_stored)
     return results
 
 
 async def _take(
+    conn: Connection,
     futures: deque[asyncio.Future[bytes]],
     outs: Sequence[Outbound],
     results: list[Published | JetjobsError],
@@ -88,7 +89,7 @@ async def _take(
     try:
         published = _published(await future)
     except Exception as exc:
-        results.append(translate(exc, outs[index]))
+        results.append(_lost(conn, exc) or translate(exc, outs[index]))
         return
     results.append(published)
     if on_stored is not None:
@@ -106,6 +107,12 @@ def _published(reply: bytes) -> Published:
         ack = json.loads(reply)  # not the compact form the server writes: read it the long way
         return Published(seq=int(ack.get("seq", 0)), duplicate=bool(ack.get("duplicate")))
     return Published(seq=int(match[1]), duplicate=_DUPLICATE_RE.search(reply) is not None)
+
+
+def _lost(conn: Connection, exc: BaseException) -> JetjobsError | None:
+    """The server-is-gone error when a publish failed because the connection is down."""
+    unanswered = isinstance(exc, PublishFailed) and not exc.err_code and not exc.status
+    return conn.unreachable(None if unanswered else exc)
 
 
 def translate(exc: BaseException, out: Outbound) -> JetjobsError:

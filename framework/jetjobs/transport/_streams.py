@@ -13,7 +13,8 @@ _STREAM_IN_USE = 10058  # stream name already in use with a different configurat
 
 async def ensure_stream(conn: Connection, config: StreamConfig, *, update: bool) -> None:
     try:
-        await conn.js.add_stream(config)
+        with conn.reaching():
+            await conn.js.add_stream(config)
         return
     except nats.js.errors.BadRequestError as exc:
         if exc.err_code != _STREAM_IN_USE:

@@ -95,30 +95,14 @@ class Executor:
         if task is None or _version_mismatch(headers, task):
             return self._unknown(headers, task, delivery.num_delivered)
         attempt = delivery.num_delivered
-        policy = task.spec.retry
-        if headers.max_retries is not None:  # a per-job override, e.g. from a schedule
-            policy = dataclasses.replace(policy, max_retries=headers.max_retries)
-        if headers.retry_policy is not None:  # a workflow step's own policy
-            try:
-                policy = policy_from_json(headers.retry_policy, policy)
-            except (ValueError, TypeError, KeyError) as exc:
-                error = ErrorInfo("jetjobs.errors.InvalidPayload", f"header Jetjobs-Retry-Policy: {exc}")
-                return DeadLetter(error, reason="malformed message", state="dead")
+        policy = job_policy(task.spec.retry, headers, attempt)
+        if not isinstance(policy, RetryPolicy):
+            return policy
         max_attempts = policy.max_attempts
-        if attempt > max_attempts + LOST_DELIVERY_SLACK:
-            error = ErrorInfo(
-                "jetjobs.LostDeliveries",
-                f"delivered {attempt} times for {max_attempts} attempts: its workers kept dying or stalling",
-            )
-            return DeadLetter(error, reason="deliveries lost", state="dead")
-        try:
-            wire_args, wire_kwargs = decode_body(delivery.data)
-        except InvalidPayload as exc:
-            return DeadLetter(ErrorInfo.from_exception(exc), reason="malformed message", state="dead")
-        try:
-            args, kwargs = task.signature.decode_call(wire_args, wire_kwargs)
-        except InvalidPayload as exc:
-            return DeadLetter(ErrorInfo.from_exception(exc), reason="invalid arguments", state="dead")
+        decoded = decode_arguments(delivery.data, task)
+        if not isinstance(decoded, tuple):
+            return decoded
+        args, kwargs = decoded
         ctx = JobContext(
             id=headers.job_id,
             task=task.name,
@@ -187,6 +171,41 @@ async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:
         if deadline.expired():
             raise JobTimeout(f"task {ctx.task} ran longer than {ctx.timeout_s:g}s") from None
         raise
+
+
+def job_policy(policy: RetryPolicy, headers: JobHeaders, attempt: int) -> RetryPolicy | DeadLetter:
+    """The retry policy of one job: its task's, with the job's own overrides; or the dead letter
+    of a job whose header is malformed or whose deliveries ran out (its workers kept dying)."""
+    if headers.max_retries is not None:  # a per-job override, e.g. from a schedule
+        policy = dataclasses.replace(policy, max_retries=headers.max_retries)
+    if headers.retry_policy is not None:  # a workflow step's own policy
+        try:
+            policy = policy_from_json(headers.retry_policy, policy)
+        except (ValueError, TypeError, KeyError) as exc:
+            error = ErrorInfo("jetjobs.errors.InvalidPayload", f"header Jetjobs-Retry-Policy: {exc}")
+            return DeadLetter(error, reason="malformed message", state="dead")
+    max_attempts = policy.max_attempts
+    if attempt > max_attempts + LOST_DELIVERY_SLACK:
+        error = ErrorInfo(
+            "jetjobs.LostDeliveries",
+            f"delivered {attempt} times for {max_attempts} attempts: its workers kept dying or stalling",
+        )
+        return DeadLetter(error, reason="deliveries lost", state="dead")
+    return policy
+
+
+def decode_arguments(data: bytes, task: Task[..., Any] | None) -> tuple[list[Any], dict[str, Any]] | DeadLetter:
+    """The call's Python arguments (as the body has them when the task is not known here)."""
+    try:
+        wire_args, wire_kwargs = decode_body(data)
+    except InvalidPayload as exc:
+        return DeadLetter(ErrorInfo.from_exception(exc), reason="malformed message", state="dead")
+    if task is None:
+        return wire_args, wire_kwargs
+    try:
+        return task.signature.decode_call(wire_args, wire_kwargs)
+    except InvalidPayload as exc:
+        return DeadLetter(ErrorInfo.from_exception(exc), reason="invalid arguments", state="dead")
 
 
 def _version_mismatch(headers: JobHeaders, task: Task[..., Any]) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from ..transport import Connection, Delivery, Hint, Mode, Puller
 from ._heartbeat import Heartbeat
 from ._pullwatch import PullWatchdog
-from ._ratelimit import TokenBucket
+from ._ratelimit import Limiter
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -49,7 +49,7 @@ class Fetcher:
         capacity: int,
         handle: Handler,
         heartbeat_s: float,
-        limiter: TokenBucket | None = None,
+        limiter: Limiter | None = None,
         on_missing: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.capacity = capacity

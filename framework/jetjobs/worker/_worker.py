@@ -10,14 +10,17 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from .. import transport
 from .._context import JobContext
 from .._hooks import run_hooks
 from .._names import check_queue_name
 from .._outcome import Cancelled, Outcome, Requeue
+from .._settings import QueueConfig
 from .._status import JobState
 from .._wire import now_iso
 from ..errors import ConfigError, ConnectionFailed
 from ..telemetry import ServiceRuntime, metrics
+from ..telemetry._alerts import AlertMonitor, backlog_reader
 from ..telemetry._backlog import BacklogMonitor
 from ..transport import DeadLetterStore, Delivery, StatusStore
 from ._executor import Executor, Prepared
@@ -26,7 +29,7 @@ from ._forwarder import Forwarder
 from ._mover import DeadLetterMover, partial_context
 from ._presence import Presence
 from ._procpool import ProcessPool
-from ._ratelimit import TokenBucket
+from ._ratelimit import Limiter, SharedBucket, TokenBucket
 from ._running import RunningMarker
 from ._settler import Settler, worker_id
 from ._steps import StepGuard
@@ -86,6 +89,7 @@ class Worker:
         self._worker_id = worker_id()
         self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
         self._backlog: BacklogMonitor | None = None
+        self._alerts: AlertMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
         self._presence: Presence | None = None
         self._lost: ConnectionFailed | None = None
@@ -102,6 +106,7 @@ class Worker:
         app = self.app
         await app.connect()
         await app.provision(self.queues)
+        await app.publish_catalog(self.queues)
         conn = app.connection
         conn.on_closed(self._connection_closed)
         for queue in self.queues:
@@ -129,6 +134,13 @@ class Worker:
         metrics.in_flight.add_source(self._in_flight)
         self._backlog = BacklogMonitor(conn, self.queues)
         await self._backlog.start()
+        self._alerts = AlertMonitor(
+            {q: app.queue_config(q) for q in self.queues},
+            backlog_reader(conn),
+            handlers=app.alert_handlers,
+            interval_s=app.settings.alert_interval_s,
+        )
+        await self._alerts.start()
         await self.runtime.start()
         self._presence = Presence(
             conn,
@@ -151,7 +163,7 @@ class Worker:
         cfg = self.app.queue_config(queue)
         names = conn.names
         sources = [Source(p, names.stream(queue), names.consumer(queue, p)) for p in cfg.ordered_priorities()]
-        limiter = TokenBucket(cfg.rate_limit, cfg.rate_burst) if cfg.rate_limit else None
+        limiter = await self._limiter(queue, cfg)
 
         async def handle(delivery: Delivery, priority: str) -> None:
             await self._handle(delivery, queue, priority)
@@ -181,6 +193,20 @@ class Worker:
             helper = Fetcher(conn, [source], capacity=capacity, handle=handler, heartbeat_s=10.0)
             await helper.start()
             self._helpers.append(helper)
+
+    async def _limiter(self, queue: str, cfg: QueueConfig) -> Limiter | None:
+        """The queue's start rate limit: shared by every replica (a server counter), or this one's own."""
+        if cfg.rate_limit is None:
+            return None
+        if cfg.rate_scope == "replica":
+            return TokenBucket(cfg.rate_limit, cfg.rate_burst)
+        conn = self.app.connection
+        await transport.ensure_rate_stream(conn, replicas=cfg.replicas)
+
+        async def count(window: int, wanted: int) -> int:
+            return await transport.increment(conn, conn.names.rate_subject(queue, window), wanted)
+
+        return SharedBucket(cfg.rate_limit, cfg.rate_burst, count=count, want=self.capacity(queue))
 
     async def _handle(self, delivery: Delivery, queue: str, priority: str) -> None:
         assert self._executor is not None
@@ -352,6 +378,8 @@ class Worker:
         metrics.in_flight.remove_source(self._in_flight)
         if self._backlog is not None:
             await self._backlog.stop()
+        if self._alerts is not None:
+            await self._alerts.stop()
         await self.runtime.stop()
         if self._close_app:
             await self.app.close()
