@@ -210,3 +210,17 @@ async def test_cancel_over_http(stack: Any) -> None:
         assert missing.status_code == 409
         assert "no workflow run 'nope'" in missing.json()["message"]
     assert (await run.record()).state == "cancelled"
+
+
+async def test_runs_page_shows_a_new_run_and_its_end_without_a_reload(stack: Any, browser: Any) -> None:
+    s: Stack = await stack(setup=workflows)
+    page = browser
+    await page.goto(s.url + "/workflows")
+    await page.wait_for_selector("#live-dot.on")
+    await page.evaluate("window.__sameDocument = true")
+    run = await s.app.execute_workflow("slow", {"tag": "t"}, run_id="slow-4")
+    await page.wait_for_selector("tr[data-run=slow-4][data-state=running]", timeout=2000)
+    s.gates.release.set()
+    assert await run.result(timeout_s=15) == "t"
+    await page.wait_for_selector("tr[data-run=slow-4][data-state=succeeded]", timeout=2000)
+    assert await page.evaluate("window.__sameDocument") is True

@@ -29,6 +29,7 @@ from ._workflows import RUN_ID_RE
 
 MIN_INTERVAL_S = 0.5
 MAX_INTERVAL_S = 60.0
+_READY_TIMEOUT_S = 2.0
 
 
 def interval_of(request: Request) -> float:
@@ -65,22 +66,31 @@ async def run_log_changes(app: App, run_id: str, since: str, changed: Callable[[
 
 def start_watchers(
     app: App, watches: list[tuple[str, str]], run_id: str, mark: Callable[[str], None]
-) -> list[asyncio.Task[None]]:
-    """One task per watch calling ``mark(key)`` on each new write, and one following the run's log."""
+) -> tuple[list[asyncio.Task[None]], list[asyncio.Event]]:
+    """One task per watch calling ``mark(key)`` on each new write, and one following the run's log;
+    and an event per watch, set once it is in place (or has failed)."""
 
-    async def watch(bucket: str, pattern: str) -> None:
-        with contextlib.suppress(Exception):  # e.g. a bucket not created yet: no events from it
-            async for entry in transport.watch_new(app.connection, bucket, pattern):
+    async def watch(bucket: str, pattern: str, ready: asyncio.Event) -> None:
+        try:
+            async for entry in transport.watch_new(app.connection, bucket, pattern, ready=ready):
                 mark(entry.key)
+        except Exception:  # e.g. a bucket not created yet: no events from it
+            pass
+        finally:
+            ready.set()
 
     async def follow_log() -> None:
         with contextlib.suppress(Exception):  # the log is best effort; the runs bucket counts
             await run_log_changes(app, run_id, now_iso(), mark)
 
-    tasks = [asyncio.create_task(watch(b, p), name=f"jetjobs-ui-watch-{b}") for b, p in watches]
+    readies = [asyncio.Event() for _ in watches]
+    tasks = [
+        asyncio.create_task(watch(b, p, r), name=f"jetjobs-ui-watch-{b}")
+        for (b, p), r in zip(watches, readies, strict=True)
+    ]
     if run_id and watches:
         tasks.append(asyncio.create_task(follow_log(), name=f"jetjobs-ui-log-{run_id}"))
-    return tasks
+    return tasks, readies
 
 
 async def events(ui: UIState, request: Request) -> Response:
@@ -105,8 +115,13 @@ async def events(ui: UIState, request: Request) -> Response:
                 changed_keys.append(key)
             changed.set()
 
-        watchers = start_watchers(app, watches, run_id, mark)
+        watchers, readies = start_watchers(app, watches, run_id, mark)
         try:
+            # "hello" only once the watches are in place: a write the page sees after it is not missed.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_READY_TIMEOUT_S):
+                    for ready in readies:
+                        await ready.wait()
             last = await digest()
             yield {"event": "hello", "data": json.dumps({"interval_s": interval})}
             while True:

@@ -12,9 +12,9 @@ import re
 from typing import Any
 
 from .._app import App
-from .._wire import parse_iso
 from ..errors import WorkflowNotFound
 from ..workflow import RunStatus, StepStatus, WorkflowDef
+from ..workflow._duration import format_seconds, seconds_between
 from ..workflow._state import RunState
 from ._dag import dag_layout
 
@@ -24,25 +24,9 @@ OUTPUT_CHARS = 2000
 LOG_LIMIT = 1000
 
 
-def duration_s(start: str | None, end: str | None) -> float | None:
-    """Seconds from ``start`` to ``end`` (None when either is unknown)."""
-    if not start or not end:
-        return None
-    with contextlib.suppress(ValueError):
-        return round((parse_iso(end) - parse_iso(start)).total_seconds(), 3)
-    return None
-
-
 def took(seconds: float | None) -> str:
-    """A duration for people: ``12 ms``, ``3.40 s``, ``2 min 05 s``; a dash when unknown."""
-    if seconds is None:
-        return "\u2013"  # an en dash, as the other pages show a missing time
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    """``12 ms``, ``3.40 s``, ``2 min 05 s``; an en dash when unknown, as the other pages show a missing time."""
+    return format_seconds(seconds, missing="\u2013")
 
 
 def run_row(status: RunStatus) -> dict[str, Any]:
@@ -51,7 +35,7 @@ def run_row(status: RunStatus) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for step in steps:
         counts[step.state] = counts.get(step.state, 0) + 1
-    seconds = duration_s(status.started_at, status.finished_at)
+    seconds = seconds_between(status.started_at, status.finished_at)
     return {
         "run_id": status.run_id,
         "name": status.name,
@@ -98,7 +82,7 @@ def _error(step: StepStatus) -> dict[str, str] | None:
 def step_row(step: StepStatus, defn: WorkflowDef) -> dict[str, Any]:
     preview, truncated = _preview(step.output)
     undoes = step.name.removeprefix("compensate-") if step.name.startswith("compensate-") else None
-    seconds = duration_s(step.started_at, step.finished_at)
+    seconds = seconds_between(step.started_at, step.finished_at)
     return {
         "name": step.name,
         "task": step.task,
