@@ -224,3 +224,16 @@ async def test_runs_page_shows_a_new_run_and_its_end_without_a_reload(stack: Any
     assert await run.result(timeout_s=15) == "t"
     await page.wait_for_selector("tr[data-run=slow-4][data-state=succeeded]", timeout=2000)
     assert await page.evaluate("window.__sameDocument") is True
+
+
+async def test_a_script_in_a_step_error_is_shown_not_run(stack: Any, browser: Any) -> None:
+    s: Stack = await stack(setup=workflows)
+    script = "<script>window.__pwned = 1</script>"
+    run = await s.app.execute_workflow("order-fulfilment", {"order": f"nostock-{script}"}, run_id="xss-1")
+    assert (await run.wait(timeout_s=30)).state == "compensated"
+    page = browser
+    for path in ("/workflows", "/workflows/xss-1"):
+        await page.goto(s.url + path)
+        assert await page.evaluate("window.__pwned") is None, path
+    assert script in (await page.text_content("#run-error") or "")
+    assert script in (await page.text_content("tr[data-step=ship] .step-error") or "")
