@@ -3,6 +3,9 @@ stream past its limit, and the web UI lists workflow runs with one scan per run.
 
 from __future__ import annotations
 
+import pytest
+
+from jetjobs.errors import JetjobsError
 from jetjobs.transport import KeyValueStore
 from tests.helpers import AppFactory
 
@@ -35,3 +38,10 @@ async def test_a_scan_skips_deleted_keys_and_finds_nothing_when_nothing_matches(
         assert sorted((e.key, e.value) for e in found) == [("a.meta", b"a.meta v2"), ("c.meta", b"c.meta")]
         assert sorted(e.key for e in await store.items("a.")) == ["a.meta", "a.st.x"]
         assert await store.items("zzz.") == []
+
+
+async def test_scanning_a_bucket_that_does_not_exist_is_a_jetjobs_error(app_factory: AppFactory) -> None:
+    app = app_factory()
+    async with app:
+        with pytest.raises(JetjobsError, match="bucket JOBS_NOT_THERE does not exist yet"):
+            await KeyValueStore(app.connection, "JOBS_NOT_THERE").items()

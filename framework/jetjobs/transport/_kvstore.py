@@ -112,6 +112,7 @@ class KeyValueStore:
         # every message and the client has not read them (measured: ~0.5% of scans of three
         # keys came back empty under load). The consumer's delivered + pending count says
         # how many messages to expect; the last one says num_pending 0.
+        await self._handle()  # JetjobsError when the bucket does not exist yet
         stream, prefix = f"KV_{self.bucket}", f"$KV.{self.bucket}."
         sub = await self._conn.js.subscribe(
             prefix + pattern,
