@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -42,10 +43,15 @@ def test_run_wait_status_logs_list_and_cancel_of_an_ended_run(
     assert "3  [fulfill-order: succeeded]    <- process-payment" in status
     assert "[compensate-process-payment: not run]  undoes process-payment" in status  # not needed
     table = status.split("\n\n")[-1].splitlines()
-    assert table[0].split() == ["STEP", "TASK", "STATE", "ATTEMPTS", "STARTED", "FINISHED"]
+    assert table[0].split() == ["STEP", "TASK", "STATE", "ATTEMPTS", "STARTED", "TOOK"]
     rows = [row.split() for row in table[1:]]
     assert [row[:2] for row in rows] == [[step, step.replace("-", "_")] for step in STEPS]
-    assert all(row[2:4] == ["succeeded", "1"] and len(row) == 6 for row in rows)  # with start and end times
+    assert all(row[2:4] == ["succeeded", "1"] for row in rows)
+    for row in rows:  # the time of day it started (the run's date is in the head) and how long it took
+        assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", row[4]), row
+        assert row[-1] in ("ms", "s"), row  # "12 ms", "<1 ms", "1.20 s"
+        assert len(row) == 7, row
+    assert re.search(r"^  started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC  finished: .* UTC  \(took ", status, re.M)
 
     as_json = json.loads(ok(jetjobs_server, "status", run_id, "--json"))
     assert as_json["run_id"] == run_id

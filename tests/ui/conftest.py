@@ -99,12 +99,23 @@ async def stack(jetjobs_server: NatsServer) -> AsyncIterator[Callable[..., Any]]
     apps: list[App] = []
     workers: list[Any] = []
 
-    async def start(*, worker: bool = True, host: str = "127.0.0.1", root_path: str = "", **ui_options: Any) -> Stack:
+    async def start(
+        *,
+        worker: bool = True,
+        host: str = "127.0.0.1",
+        root_path: str = "",
+        setup: Callable[[App, Gates], None] | None = None,
+        **ui_options: Any,
+    ) -> Stack:
+        """``setup(app, gates)`` declares more tasks and workflows, in the UI's app and the worker's."""
         gates = Gates()
         ui_app = App("ui-test", nats_url=jetjobs_server.url)
         register(ui_app, gates)
         worker_app = App("ui-worker", nats_url=jetjobs_server.url)
         register(worker_app, gates)
+        if setup is not None:
+            setup(ui_app, gates)
+            setup(worker_app, gates)
         apps.append(ui_app)
         await ui_app.connect()
         await ui_app.provision([QUEUE])

@@ -20,6 +20,7 @@ from typing import Any
 
 from .._app import App
 from ..workflow import RunEvent, RunStatus, WorkflowDef, WorkflowRun, render_dag
+from ..workflow._duration import format_seconds, seconds_between
 from ..workflow._state import RunState
 from ._common import add_client_options, print_json, print_table, run_with_app
 
@@ -120,14 +121,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(app: App) -> int:
-        status = await (await app.workflow_run(args.run_id)).status()
+        run = await app.workflow_run(args.run_id)
+        status = await run.status()
         if args.json:
             print_json(status.to_json())
             return 0
-        engine = await app.workflows.engine()
-        print(format_status(status, await engine.store.definition(status.name, status.version)))
+        print(format_status(status, await run.definition()))
         print()
-        print_table(("STEP", "TASK", "STATE", "ATTEMPTS", "STARTED", "FINISHED"), step_rows(status))
+        print_table(("STEP", "TASK", "STATE", "ATTEMPTS", "STARTED", "TOOK"), step_rows(status))
         for line in step_errors(status):
             print(line)
         return 0
@@ -197,10 +198,19 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"no workflow runs{f' with {wanted}' if wanted else ''}")
             return 0
         rows = [
-            (r.run_id, r.name, r.version, r.state, step_summary(r), r.failed_step, r.started_at, r.finished_at)
+            (
+                r.run_id,
+                r.name,
+                r.version,
+                r.state,
+                step_summary(r),
+                r.failed_step,
+                readable_time(r.started_at),
+                format_seconds(seconds_between(r.started_at, r.finished_at)),
+            )
             for r in runs
         ]
-        print_table(("RUN", "WORKFLOW", "VERSION", "STATE", "STEPS", "FAILED STEP", "STARTED", "FINISHED"), rows)
+        print_table(("RUN", "WORKFLOW", "VERSION", "STATE", "STEPS", "FAILED STEP", "STARTED", "TOOK"), rows)
         return 0
 
     return run_with_app(args, body)
@@ -243,7 +253,12 @@ def step_summary(status: RunStatus) -> str:
 def format_status(status: RunStatus, defn: WorkflowDef) -> str:
     """The head of ``jetjobs workflow status``: the run, why it ended, and its DAG with step states."""
     lines = [f"run {status.run_id}: {status.state}", f"  workflow: {status.name} v{status.version}"]
-    lines.append(f"  started: {status.started_at}  finished: {status.finished_at or '-'}")
+    started = f"  started: {readable_time(status.started_at)}"
+    if status.finished_at:
+        took = format_seconds(seconds_between(status.started_at, status.finished_at))
+        lines.append(f"{started}  finished: {readable_time(status.finished_at)}  (took {took})")
+    else:
+        lines.append(f"{started}  finished: -")
     if status.cause:
         lines.append(f"  cause: {status.cause}")
     if status.failed_step:
@@ -256,8 +271,29 @@ def format_status(status: RunStatus, defn: WorkflowDef) -> str:
 
 
 def step_rows(status: RunStatus) -> list[tuple[Any, ...]]:
-    """One row per step, compensations last: state, attempts, started, finished."""
-    return [(s.name, s.task, s.state, s.attempts, s.started_at, s.finished_at) for s in status.steps.values()]
+    """One row per step, compensations last: state, attempts, the time it started (the date only
+    when not the run's) and how long it took."""
+    day = status.started_at[:10]
+    return [
+        (
+            s.name,
+            s.task,
+            s.state,
+            s.attempts,
+            readable_time(s.started_at, day=day),
+            format_seconds(seconds_between(s.started_at, s.finished_at)),
+        )
+        for s in status.steps.values()
+    ]
+
+
+def readable_time(stamp: str | None, *, day: str = "") -> str | None:
+    """``2026-12-04T15:44:45.181025Z`` as ``2026-12-04 15:44:45.181 UTC``, or ``15:44:45.181`` on ``day``."""
+    if not stamp:
+        return None
+    date, _, clock = stamp.partition("T")
+    clock = clock.rstrip("Z")[:12]
+    return clock if date == day else f"{date} {clock} UTC"
 
 
 def step_errors(status: RunStatus) -> list[str]:

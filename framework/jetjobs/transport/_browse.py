@@ -10,6 +10,7 @@ next window; a page costs at most ``window`` messages, whatever the bucket's siz
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -81,8 +82,13 @@ async def scan_newest(conn: Connection, bucket: str, *, before: int = 0, window:
     return ScanWindow(found, start if start > first else 0, last)
 
 
-async def watch_new(conn: Connection, bucket: str, pattern: str = ">") -> AsyncGenerator[Entry, None]:
-    """Yield each write to ``bucket`` made from now on (no initial values); deletes have value None."""
+async def watch_new(
+    conn: Connection, bucket: str, pattern: str = ">", *, ready: asyncio.Event | None = None
+) -> AsyncGenerator[Entry, None]:
+    """Yield each write to ``bucket`` made from now on (no initial values); deletes have value None.
+
+    ``ready`` is set once the watch is in place: a write after that is seen.
+    """
     prefix = f"$KV.{bucket}."
     sub = await conn.js.subscribe(
         prefix + pattern,
@@ -91,6 +97,8 @@ async def watch_new(conn: Connection, bucket: str, pattern: str = ">") -> AsyncG
         deliver_policy=DeliverPolicy.NEW,
         inactive_threshold=60.0,
     )
+    if ready is not None:
+        ready.set()
     try:
         async for msg in sub.messages:
             headers = msg.headers or {}

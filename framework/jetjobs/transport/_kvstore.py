@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -14,7 +15,10 @@ from ..errors import ConfigError, JetjobsError
 from ._connection import Connection
 
 _STREAM_IN_USE = 10058
+_READ_CONSUMER_INACTIVE_S = 5.0
 _DELETED = ("DEL", "PURGE")
+_KV_OP = "KV-Operation"
+_MARKER = "Nats-Marker-Reason"  # a per-message TTL's delete marker (server 2.11+)
 
 
 class BucketMissing(JetjobsError):
@@ -110,34 +114,54 @@ class KeyValueStore:
 
     async def matching(self, pattern: str) -> list[Entry]:
         """Every live entry whose key matches the subject pattern (``*.meta``, ``run1.>``)."""
-        # An ordered consumer over the last value of each matching key, read until the
-        # server says nothing is pending. (nats-py's watch() can signal "no more values"
-        # before delivering them when the server is quick and the client busy: it
-        # compares consumer info with what it has processed, not what it was sent.)
-        await self._handle()  # the bucket exists (a clear error if not)
-        js, stream = self._conn.js, f"KV_{self.bucket}"
-        subject = f"$KV.{self.bucket}.{pattern}"
+        # One ordered consumer over the last message of each matching key. Not nats-py's
+        # kv.watch: it decides "no keys" when the consumer reports nothing pending and the
+        # client has received nothing yet, which is also true when the server has just pushed
+        # every message and the client has not read them (measured: ~0.5% of scans of three
+        # keys came back empty under load). The consumer's delivered + pending count says
+        # how many messages to expect; the last one says num_pending 0.
+        await self._handle()  # JetjobsError when the bucket does not exist yet
+        stream, prefix = f"KV_{self.bucket}", f"$KV.{self.bucket}."
+        sub = await self._conn.js.subscribe(
+            prefix + pattern,
+            stream=stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+            inactive_threshold=_READ_CONSUMER_INACTIVE_S,
+        )
+        entries: list[Entry] = []
+        name = None
         try:
-            with self._conn.reaching():
-                await js.get_last_msg(stream, subject)  # a leader read: is there anything at all?
-        except nats.js.errors.NotFoundError:
-            return []
-        sub = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
-        latest: dict[str, Entry] = {}
-        try:
-            while True:
-                msg = await sub.next_msg(timeout=self._conn.settings.request_timeout_s)
-                key = msg.subject[len(f"$KV.{self.bucket}.") :]
-                operation = (msg.headers or {}).get("KV-Operation")
-                if operation in _DELETED or not msg.data:
-                    latest.pop(key, None)
-                else:
-                    latest[key] = Entry(key, msg.data, int(msg.metadata.sequence.stream))
+            info = await sub.consumer_info()
+            name = info.name
+            expected = int(info.num_pending or 0) + int(info.delivered.consumer_seq if info.delivered else 0)
+            while expected:
+                try:
+                    msg = await sub.next_msg(timeout=self._conn.settings.request_timeout_s)
+                except nats.errors.TimeoutError:
+                    raise JetjobsError(f"reading bucket {self.bucket}: no answer from the server") from None
+                headers = msg.headers or {}
+                if msg.data and headers.get(_KV_OP) not in _DELETED and _MARKER not in headers:
+                    entries.append(Entry(msg.subject[len(prefix) :], msg.data, int(msg.metadata.sequence.stream)))
                 if msg.metadata.num_pending == 0:
                     break
         finally:
-            await sub.unsubscribe()
-        return list(latest.values())
+            with contextlib.suppress(nats.errors.Error):  # connection already closing
+                await sub.unsubscribe()
+            await self._delete_consumer(stream, name)
+        return entries
+
+    async def _delete_consumer(self, stream: str, name: str | None) -> None:
+        """Delete a one-shot read's consumer now.
+
+        nats-py only unsubscribes; the server removes the consumer after its inactive threshold,
+        and refuses new consumers on the stream past its limit (err_code 10026 on the 1,001st
+        here): a burst of listings (the web UI lists workflow runs with one read per run) would
+        fill it. The short threshold above is the fallback should this delete fail.
+        """
+        if name:
+            with contextlib.suppress(nats.errors.Error):
+                await self._conn.js.delete_consumer(stream, name)
 
     async def watch(self, pattern: str = ">") -> AsyncGenerator[Entry, None]:
         """Yield the current value of each key matching ``pattern`` (a key, or ``prefix.>``),

@@ -7,6 +7,7 @@ replay or purge a whole queue.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
@@ -17,8 +18,9 @@ from starlette.responses import Response
 from .. import transport
 from .._names import check_queue_name
 from ..errors import ConfigError, JetjobsError
-from ._base import UIState
+from ._base import UIState, wants_json
 from ._dead import BULK_LIMIT, DeadFilter, iter_dead
+from ._workflows import RUN_ID_RE
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -116,6 +118,20 @@ async def cancel_job(ui: UIState, request: Request) -> Response:
     return ui.done(request, ui.url(request, "job", job_id=job_id), text)
 
 
+async def cancel_workflow_run(ui: UIState, request: Request) -> Response:
+    app = await ui.ready()
+    run_id = request.path_params["run_id"]
+    if not RUN_ID_RE.fullmatch(run_id):
+        return ui.done(request, ui.url(request, "workflows"), f"{run_id!r} is not a workflow run id", status=404)
+    run = await app.workflow_run(run_id)
+    cancelled = await run.cancel()  # WorkflowNotFound: 409 with its message, like any JetjobsError
+    text = f"cancelled run {run_id}" if cancelled else f"run {run_id} is {(await run.record()).state}: not cancelled"
+    if request.headers.get("hx-request") and not wants_json(request):
+        # Stay on the page: it refreshes in place (ui.js) and shows the message; no reload.
+        return Response(status_code=204, headers={"HX-Trigger": json.dumps({"jetjobs-flash": text})})
+    return ui.done(request, ui.url(request, "workflow_run", run_id=run_id), text, cancelled=cancelled)
+
+
 def action_handler(ui: UIState, action: Action) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         try:
@@ -138,4 +154,5 @@ ACTIONS: tuple[tuple[str, str, Action], ...] = (
     ("dead_delete", "/dead/{seq:int}/delete", delete),
     ("schedule_action", "/schedules/{name}/{action}", schedule_action),
     ("job_cancel", "/jobs/{job_id}/cancel", cancel_job),
+    ("workflow_cancel", "/workflows/{run_id}/cancel", cancel_workflow_run),
 )

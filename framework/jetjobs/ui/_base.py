@@ -17,15 +17,14 @@ from ._queues import Throughput
 
 HERE = Path(__file__).parent
 
-# The navigation, in order: (route name, label). The workflows page (runs by name and
-# state, the DAG with each step's state, the run's log) goes after "schedules" once the
-# workflow engine has landed; it is left out until then rather than linked to nothing.
+# The navigation, in order: (route name, label).
 NAV: tuple[tuple[str, str], ...] = (
     ("overview", "Overview"),
     ("queues", "Queues"),
     ("jobs", "Jobs"),
     ("dead", "Dead letters"),
     ("schedules", "Schedules"),
+    ("workflows", "Workflows"),
     ("workers", "Workers"),
 )
 

@@ -17,6 +17,7 @@ from ._dead import DeadFilter, dead_detail, list_dead
 from ._jobs import STATES, JobFilter, job_detail, list_jobs
 from ._queues import queue_rows
 from ._workers import worker_rows
+from ._workflows import RUN_STATES, list_runs, run_detail
 
 Handler = Callable[[Request], Awaitable[Response]]
 Read = Callable[[UIState, Request], Awaitable[tuple[dict[str, Any], int]]]
@@ -125,6 +126,29 @@ async def workers(ui: UIState, request: Request) -> tuple[dict[str, Any], int]:
     return {"workers": await worker_rows(app)}, 200
 
 
+async def workflows(ui: UIState, request: Request) -> tuple[dict[str, Any], int]:
+    app = await ui.ready()
+    params = request.query_params
+    state = params.get("state", "")
+    name = params.get("name", "").strip()
+    limit = int_param(request, "limit", ui.config.page_size, 1, 500)
+    state = state if state in RUN_STATES else ""
+    try:
+        return await list_runs(app, name, state, limit), 200
+    except JetjobsError as exc:
+        empty = {"filter": {"name": name, "state": state}, "runs": [], "limit": limit, "states": list(RUN_STATES)}
+        return {**empty, "error": str(exc)}, 200
+
+
+async def workflow_run(ui: UIState, request: Request) -> tuple[dict[str, Any], int]:
+    app = await ui.ready()
+    run_id = request.path_params["run_id"]
+    detail = await run_detail(app, run_id)
+    if detail is None:
+        return {"error": f"no workflow run {run_id!r} (never started, or expired after its retention)"}, 404
+    return detail, 200
+
+
 # (route name, path, read, template)
 PAGES: tuple[tuple[str, str, Read, str], ...] = (
     ("overview", "/", overview, "overview.html"),
@@ -135,6 +159,8 @@ PAGES: tuple[tuple[str, str, Read, str], ...] = (
     ("dead_one", "/dead/{seq:int}", dead_one, "dead_one.html"),
     ("schedules", "/schedules", schedules, "schedules.html"),
     ("workers", "/workers", workers, "workers.html"),
+    ("workflows", "/workflows", workflows, "workflows.html"),
+    ("workflow_run", "/workflows/{run_id}", workflow_run, "workflow_run.html"),
 )
 
 

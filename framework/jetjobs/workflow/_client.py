@@ -6,6 +6,7 @@ the settings and a task lookup — never the App itself.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -32,6 +33,7 @@ from ._state import RunRecord
 from ._store import RunStore
 from ._yaml import load_workflows_yaml
 
+_LIST_READS = 8
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 TaskLookup = Callable[[str], "Task[..., Any] | None"]
@@ -218,9 +220,12 @@ class Workflows:
         records = [RunRecord.decode(e.value) for e in entries if e.value is not None]
         records = [r for r in records if (name is None or r.name == name) and (state is None or r.state == state)]
         records.sort(key=lambda r: r.started_at, reverse=True)
-        out = []
-        for record in records[:limit]:
-            defn = await engine.store.definition(record.name, record.version)
-            keys = await engine.store.run_keys(record.run_id, step_names(record, defn))
-            out.append(build_status(record, defn, keys))
-        return out
+        gate = asyncio.Semaphore(_LIST_READS)  # each run reads its step keys: a few runs at a time
+
+        async def status(record: RunRecord) -> RunStatus:
+            async with gate:
+                defn = await engine.store.definition(record.name, record.version)
+                keys = await engine.store.run_keys(record.run_id, step_names(record, defn))
+                return build_status(record, defn, keys)
+
+        return list(await asyncio.gather(*(status(r) for r in records[:limit])))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +141,18 @@ class WorkflowRun:
         defn = await self._engine.store.definition(record.name, record.version)
         return await self._engine.run_result(record, defn)
 
+    async def definition(self) -> WorkflowDef:
+        """The definition this run executes (its name and version), read from the server
+        once per process: definitions are immutable.
+
+        Example::
+
+            run = await app.workflow_run(run_id)
+            print(render_dag(await run.definition(), {}))
+        """
+        record = await self.record()
+        return await self._engine.store.definition(record.name, record.version)
+
     async def status(self) -> RunStatus:
         """The run and every step: state, attempts, timings, output or error."""
         record = await self.record()
@@ -154,7 +166,7 @@ class WorkflowRun:
         await self.record()
         return await self._engine.finish(self.id, "cancel") is not None
 
-    async def logs(self, *, follow: bool = False) -> AsyncIterator[RunEvent]:
+    async def logs(self, *, follow: bool = False) -> AsyncGenerator[RunEvent, None]:
         """The run's event log from its start; with ``follow``, then new events as they happen,
         until the event that ends the run."""
         async with contextlib.aclosing(self._engine.events.read(self.id, follow=follow)) as events:

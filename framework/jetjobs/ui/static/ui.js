@@ -19,7 +19,8 @@
     var links = document.querySelectorAll("nav a[data-nav]");
     for (var i = 0; i < links.length; i++) {
       var name = links[i].getAttribute("data-nav");
-      var on = page === name || (page === "job" && name === "jobs") || (page === "dead_one" && name === "dead");
+      var on = page === name || (page === "job" && name === "jobs") || (page === "dead_one" && name === "dead") ||
+        (page === "workflow_run" && name === "workflows");
       links[i].classList.toggle("current", on);
     }
   }
@@ -48,7 +49,8 @@
   function connect() {
     disconnect();
     if (paused || document.hidden || !window.EventSource) return;
-    var url = live.getAttribute("data-events") + "?interval=" + encodeURIComponent(interval) +
+    var base = live.getAttribute("data-events");
+    var url = base + (base.indexOf("?") < 0 ? "?" : "&") + "interval=" + encodeURIComponent(interval) +
       "&page=" + encodeURIComponent(live.getAttribute("data-page") || "");
     source = new EventSource(url);
     source.addEventListener("hello", function () { dot.classList.add("on"); });
@@ -66,6 +68,20 @@
     toggle.setAttribute("aria-pressed", paused ? "true" : "false");
     document.body.classList.toggle("live-paused", paused);
   }
+
+  // An action that keeps the operator on the page (e.g. cancelling a workflow run) answers
+  // 204 with HX-Trigger {"jetjobs-flash": message}: show the message and refresh in place.
+  document.body.addEventListener("jetjobs-flash", function (e) {
+    var flash = document.getElementById("flash");
+    if (!flash) {
+      flash = document.createElement("p");
+      flash.className = "flash";
+      flash.id = "flash";
+      live.parentNode.insertBefore(flash, live);
+    }
+    flash.textContent = (e.detail && e.detail.value) || "";
+    refresh();
+  });
 
   toggle.addEventListener("click", function () {
     paused = !paused;
