@@ -47,6 +47,9 @@ test-helm: install test-tools ## only the chart, image and compose tests
 test-unit: install ## only the tests that need no server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+screenshots: install test-tools ## retake the web UI screenshots in docs/ui/ (real Chromium)
+	UI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/ui -q
+
 bench: install ## throughput and latency next to plain nats-py, as ratios; workflow overhead next to plain jobs
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workflows.py
@@ -60,4 +63,4 @@ dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .jetjobs build dist
 
-.PHONY: help install lint format test test-tools test-helm test-unit bench demo dev clean
+.PHONY: help install lint format test test-tools test-helm test-unit bench demo dev clean screenshots
