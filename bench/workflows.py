@@ -62,8 +62,8 @@ def build(app: App, width: int, chain: int) -> None:
 
 
 async def wait_for(key: str, count: int) -> None:
-    while calls[key] < count:
-        await asyncio.sleep(0.001)  # noqa: ASYNC110  (a counter bumped by the in-process worker)
+    while calls[key] < count:  # noqa: ASYNC110  (a counter bumped by the in-process worker)
+        await asyncio.sleep(0.001)
 
 
 async def main(width: int, chain: int, samples: int, items: int) -> None:
@@ -138,7 +138,8 @@ async def main(width: int, chain: int, samples: int, items: int) -> None:
         f"{chain * p50 * 1000:>10.1f} {chain_ratio:>6.2f}x {'2.0x':>7}"
     )
     print(
-        f"{f'chord of {width} (canvas) to its callback (s)':<46} {chord_s:>10.3f} {drain_s:>10.3f} {chord_ratio:>6.2f}x {'1.5x':>7}"
+        f"{f'chord of {width} (canvas) to its callback (s)':<46} {chord_s:>10.3f} {drain_s:>10.3f} "
+        f"{chord_ratio:>6.2f}x {'1.5x':>7}"
     )
     batch_rate, plain_rate = items / batch_s, items / plain_items_s
     print(

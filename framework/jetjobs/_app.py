@@ -25,6 +25,7 @@ from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, ma
 from ._wire import parse_iso
 from .errors import ConfigError
 from .scheduler import Schedules
+from .worker._presence import PRESENCE_TTL_S
 from .worker._steps import StepGuard
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
 from .workflow._client import Workflows
@@ -265,11 +266,19 @@ class App:
         return self.link.status_store
 
     async def provision(self, queues: Iterable[str] | None = None) -> list[str]:
-        """Create or update the streams, consumers and buckets of ``queues`` (default: all known)."""
+        """Create or update the streams, consumers and buckets of ``queues`` (default: all known),
+        plus the shared ones: status, DLQ, schedules, worker presence and the workflow objects.
+
+        ``jetjobs provision`` runs it once as its own step; each object gets the replicas of
+        its setting (``replicas`` sets them all).
+        """
         conn = self.connection
         names = sorted(set(queues)) if queues is not None else self.queue_names()
+        await transport.ensure_status_bucket(conn, self.settings)
         await transport.ensure_dlq(conn, self.settings)
+        await transport.ensure_workers_bucket(conn, self.settings, PRESENCE_TTL_S)
         await self.schedules.bucket()
+        await transport.WorkflowTransport(conn, self.settings).ensure()
         for queue in names:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)

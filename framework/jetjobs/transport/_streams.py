@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import nats.js.errors
 from nats.js.api import ConsumerConfig, StreamConfig
 
@@ -24,6 +27,41 @@ async def ensure_stream(conn: Connection, config: StreamConfig, *, update: bool)
         await conn.js.update_stream(config)
     except nats.js.errors.APIError as exc:
         raise ConfigError(f"cannot update stream {config.name}: {exc.description}") from None
+
+
+async def ensure_shared_stream(conn: Connection, config: StreamConfig) -> None:
+    """Create a stream several queues share; an existing one keeps its settings but is raised
+    to ``config.num_replicas`` if it has fewer (the first queue may have been R1)."""
+    name = config.name or ""
+    try:
+        info = await conn.js.stream_info(name)
+    except nats.js.errors.NotFoundError:
+        await ensure_stream(conn, config, update=False)
+        return
+    wanted = config.num_replicas or 1
+    if (info.config.num_replicas or 1) >= wanted:
+        return
+    info.config.num_replicas = wanted
+    try:
+        await conn.js.update_stream(info.config)
+    except nats.js.errors.APIError as exc:
+        raise ConfigError(f"cannot raise stream {name} to {wanted} replicas: {exc.description}") from None
+    await await_replicas(conn, name, wanted)
+
+
+async def await_replicas(conn: Connection, name: str, wanted: int) -> None:
+    """Wait until stream ``name`` has a leader and ``wanted`` peers (after a scale-up:
+    consumers cannot be added before), for at most a few request timeouts."""
+    deadline = time.monotonic() + 4 * conn.settings.request_timeout_s
+    while True:
+        info = await conn.js.stream_info(name)
+        cluster = info.cluster
+        peers = list(cluster.replicas or []) if cluster is not None else []
+        if cluster is not None and cluster.leader and len(peers) + 1 >= wanted:
+            return
+        if time.monotonic() > deadline:
+            raise ConfigError(f"stream {name} did not reach {wanted} replicas in time")
+        await asyncio.sleep(0.1)
 
 
 async def ensure_consumer(conn: Connection, stream: str, config: ConsumerConfig) -> None:
