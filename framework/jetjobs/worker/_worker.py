@@ -117,7 +117,7 @@ class Worker:
             processes=self._processes,
             unknown_task_retries=app.settings.unknown_task_retries,
         )
-        self._settler = Settler(self._status, DeadLetterStore(conn))
+        self._settler = Settler(self._status, DeadLetterStore(conn), app.queue_config)
         self._marker = RunningMarker(self._status)
         self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
         if self._steps is None:
@@ -344,6 +344,8 @@ class Worker:
         conn = self.app.link.current
         if conn is not None:
             await conn.acks.drain(timeout_s=self.app.settings.request_timeout_s)
+        if self._settler is not None:  # results still being stored after a failed write
+            await self._settler.drain(self.app.settings.shutdown_grace_s)
         await self._stop_background()
         for fetcher in fetchers:
             await fetcher.close()
