@@ -50,6 +50,9 @@ test-unit: install ## only the tests that need no server
 bench: install ## throughput and latency next to plain nats-py, as ratios
 	$(BIN)/python bench/run.py
 
+chaos: install ## fault scenarios of issue 9 (worker kills, server kills, 3-node cluster leaders, fuzz); prints the figures
+	$(BIN)/python -m bench.chaos
+
 demo: install ## embedded nats-server + worker services + example producer; exits by itself
 	$(BIN)/python -m services.demo
 
@@ -59,4 +62,4 @@ dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .jetjobs build dist
 
-.PHONY: help install lint format test test-tools test-helm test-unit bench demo dev clean
+.PHONY: help install lint format test test-tools test-helm test-unit bench chaos demo dev clean

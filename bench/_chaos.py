@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import resource
 import time
@@ -193,10 +194,10 @@ async def _count(app: App, ids: dict[int, str], ledger: Ledger, fail_every: int,
             state = None
         wanted = {JobState.FAILED, JobState.DEAD} if failing else {JobState.SUCCEEDED}
         tally.results_missing += state not in wanted
-    stats = await _queue_messages(app)
+    stats = await queue_messages(app, QUEUE)
     tally.acknowledged = tally.enqueued - stats
     times = [began, *sorted(ledger.finished)]
-    tally.longest_stall_s = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+    tally.longest_stall_s = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
 
 
 async def _dead_lettered(app: App) -> set[str]:
@@ -208,10 +209,11 @@ async def _dead_lettered(app: App) -> set[str]:
     return found
 
 
-async def _queue_messages(app: App) -> int:
+async def queue_messages(app: App, queue: str) -> int:
+    """Jobs still stored in the queue's stream (WorkQueue: an acked job is removed)."""
     nc = await nats.connect(app.settings.servers)
     try:
-        info = await nc.jetstream().stream_info(app.connection.names.stream(QUEUE))
+        info = await nc.jetstream().stream_info(app.connection.names.stream(queue))
         return int(info.state.messages)
     finally:
         await nc.close()

@@ -73,7 +73,8 @@ async def test_result_is_stored_before_the_ack_after_failed_writes() -> None:
     assert delivery.events[0] == "wpi"  # kept in progress meanwhile
     assert delivery.events[-1] == "ack:stored"
     assert "ack:missing" not in delivery.events
-    assert settler.stored_after_retry == 1 and settler.given_up == 0
+    assert settler.stored_after_retry == 1
+    assert settler.given_up == 0
 
 
 async def test_gives_up_after_the_documented_deadline_then_acks() -> None:

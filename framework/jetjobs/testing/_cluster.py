@@ -99,11 +99,13 @@ class NatsCluster:
         return None
 
     def wait_for_meta_leader(self, timeout_s: float = 30.0) -> str:
+        """Wait until every running server sees the same running JetStream meta leader."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            leader = self.meta_leader()
-            if leader is not None and self.server_named(leader).running:
-                return leader
+            seen = {(self.jsz(s).get("meta_cluster") or {}).get("leader") for s in self.servers if s.running}
+            leader = seen.pop() if len(seen) == 1 else None
+            if leader and self.server_named(leader).running:
+                return str(leader)
             time.sleep(0.1)
         raise ConfigError(f"cluster {self.name} elected no JetStream meta leader within {timeout_s}s")
 
