@@ -19,7 +19,7 @@ from .._wire import now_iso
 from ..errors import ConfigError, ConnectionFailed
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._backlog import BacklogMonitor
-from ..transport import DeadLetterStore, Delivery, StatusStore
+from ..transport import DeadLetterStore, Delivery, StatusStore, consumer_state
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from ._host import WorkerApp
 
 log = logging.getLogger("jetjobs.worker")
+
+_CONSUMER_CHECK_S = 1.0
 
 _STEP_RETRY_S = 2.0
 
@@ -157,6 +159,16 @@ class Worker:
             await self._handle(delivery, queue, priority)
 
         async def reprovision() -> None:
+            # A 503 also answers pulls while a consumer elects a leader (a cluster failover):
+            # provision only once the server says a consumer is gone, else just pull again.
+            try:
+                async with asyncio.timeout(_CONSUMER_CHECK_S):
+                    states = [await consumer_state(conn, s.stream, s.consumer) for s in sources]
+            except Exception as exc:
+                log.info("consumers of %s do not answer (%s): a leader election?", queue, exc or "timeout")
+                return
+            if all(state is not None for state in states):
+                return
             log.warning("consumers of %s are missing; provisioning them again", queue)
             await self.app.provision([queue])
 
