@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -127,6 +128,14 @@ def fuzz(messages: int) -> Tally:
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     tally.notes += [line for line in lines[:-1] if not line.startswith(".")][-3:]  # the run's report line
     tally.notes.append(f"pytest exit {result.returncode} in {time.monotonic() - began:.0f}s")
+    # The row counts the good jobs among the fuzz (the bad messages are in the note).
+    good = re.search(r"(\d+)/(\d+) good jobs ran", result.stdout)
+    missing = re.search(r"(\d+) missing\)", result.stdout)
+    if good is not None:
+        ran, total = int(good[1]), int(good[2])
+        tally.enqueued, tally.executed = total, ran
+        tally.acknowledged = ran if result.returncode == 0 else 0
+        tally.lost = total - ran + (int(missing[1]) if missing is not None else 0)
     if result.returncode != 0:
         tally.lost = -1  # marks the scenario as missed; the notes say why
         tally.notes += lines[-15:]
