@@ -286,6 +286,21 @@ class App:
             self.link.known_streams.add(queue)
         return names
 
+    async def check_provisioned(self, queues: Iterable[str] | None = None) -> list[str]:
+        """Check, without creating anything, that ``queues`` (default: all known) are provisioned.
+
+        What a worker does at start with ``provision_on_start=False``; raises ConfigError
+        naming the first missing stream or consumer.
+        """
+        conn = self.connection
+        names = sorted(set(queues)) if queues is not None else self.queue_names()
+        for queue in names:
+            check_queue_name(queue)
+            self.check_queue_fits_tasks(queue)
+            await transport.check_queue(conn, queue, self.queue_config(queue))
+            self.link.known_streams.add(queue)
+        return names
+
     def check_queue_fits_tasks(self, queue: str) -> None:
         """Every task's attempts (plus slack for interrupted deliveries) must fit max_deliveries."""
         cfg = self.queue_config(queue)

@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         8 * 1024 * 1024, ge=1, description="a step output larger than this fails the step for good"
     )
     queues: dict[str, QueueOverride] = Field(default_factory=dict)
+    provision_on_start: bool = Field(
+        True,
+        description="workers create or update their queues' streams and consumers at start; false: they "
+        "only check that 'jetjobs provision' created them (and need no create rights)",
+    )
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")

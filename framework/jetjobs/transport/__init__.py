@@ -8,7 +8,14 @@ from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
 from ._kvstore import Entry, KeyValueStore
-from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists, ensure_workers_bucket
+from ._provision import (
+    check_queue,
+    ensure_dlq,
+    ensure_queue,
+    ensure_status_bucket,
+    ensure_stream_exists,
+    ensure_workers_bucket,
+)
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
 from ._workflow import WorkflowTransport
@@ -35,6 +42,7 @@ __all__ = [
     "StreamMissing",
     "WorkflowTransport",
     "cancel_delayed",
+    "check_queue",
     "check_server_version",
     "connect",
     "consumer_state",

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ._connection import Connection
 from ._delayed import ensure_delayed_stream, ensure_forwarder
 from ._kvstore import KeyValueStore
-from ._streams import await_replicas, ensure_consumer, ensure_stream
+from ._streams import await_replicas, check_stream, ensure_consumer, ensure_stream
 
 log = logging.getLogger("jetjobs.transport")
 
@@ -78,6 +78,23 @@ async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update
     await _ensure_advisory_capture(conn, queue, cfg.replicas)
     await ensure_delayed_stream(conn, replicas=cfg.replicas)
     await ensure_forwarder(conn, queue)
+
+
+async def check_queue(conn: Connection, queue: str, cfg: QueueConfig) -> None:
+    """Raise ConfigError unless everything ``ensure_queue`` creates for ``queue`` exists
+    (what a worker that does not provision needs), plus the dead-letter stream."""
+    names = conn.names
+    try:
+        consumers = [names.consumer(queue, p) for p in cfg.ordered_priorities()]
+        await check_stream(conn, names.stream(queue), consumers)
+        await check_stream(conn, names.advisory_stream, [names.mover_consumer(queue)])
+        await check_stream(conn, names.delayed_stream, [names.forwarder_consumer(queue)])
+        await check_stream(conn, names.dlq_stream)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"queue {queue!r} is not provisioned: {exc}; run 'jetjobs provision' first "
+            "(or let workers provision: provision_on_start=true)"
+        ) from None
 
 
 async def ensure_stream_exists(conn: Connection, queue: str, cfg: QueueConfig) -> None:

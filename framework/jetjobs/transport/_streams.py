@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 import nats.js.errors
 from nats.js.api import ConsumerConfig, StreamConfig
@@ -15,6 +16,17 @@ _STREAM_IN_USE = 10058  # stream name already in use with a different configurat
 
 
 async def ensure_stream(conn: Connection, config: StreamConfig, *, update: bool) -> None:
+    """Create the stream; with ``update``, also bring an existing one to ``config``.
+
+    Without ``update`` an existing stream is only looked up, so a service that finds
+    everything provisioned needs no right to create streams.
+    """
+    if not update:
+        try:
+            await conn.js.stream_info(config.name or "")
+            return
+        except nats.js.errors.NotFoundError:
+            pass
     try:
         await conn.js.add_stream(config)
         return
@@ -62,6 +74,19 @@ async def await_replicas(conn: Connection, name: str, wanted: int) -> None:
         if time.monotonic() > deadline:
             raise ConfigError(f"stream {name} did not reach {wanted} replicas in time")
         await asyncio.sleep(0.1)
+
+
+async def check_stream(conn: Connection, stream: str, consumers: Sequence[str] = ()) -> None:
+    """Raise ConfigError naming the first of ``stream`` and its ``consumers`` that is missing."""
+    try:
+        await conn.js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        raise ConfigError(f"stream {stream} does not exist") from None
+    for consumer in consumers:
+        try:
+            await conn.js.consumer_info(stream, consumer)
+        except nats.js.errors.NotFoundError:
+            raise ConfigError(f"consumer {consumer} of stream {stream} does not exist") from None
 
 
 async def ensure_consumer(conn: Connection, stream: str, config: ConsumerConfig) -> None:

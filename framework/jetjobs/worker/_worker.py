@@ -103,7 +103,10 @@ class Worker:
     async def start(self) -> None:
         app = self.app
         await app.connect()
-        await app.provision(self.queues)
+        if app.settings.provision_on_start:
+            await app.provision(self.queues)
+        else:  # `jetjobs provision` ran as a deploy step: create nothing (no create rights needed)
+            await app.check_provisioned(self.queues)
         conn = app.connection
         conn.on_closed(self._connection_closed)
         for queue in self.queues:
