@@ -54,6 +54,9 @@ bench: install ## throughput and latency next to plain nats-py, as ratios; workf
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workflows.py
 
+chaos: install ## fault scenarios of issue 9 (worker kills, server kills, 3-node cluster leaders, fuzz); prints the figures
+	$(BIN)/python -m bench.chaos
+
 demo: install ## embedded nats-server + worker services + example producer; exits by itself
 	$(BIN)/python -m services.demo
 
@@ -63,4 +66,4 @@ dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .jetjobs build dist
 
-.PHONY: help install lint format test test-tools test-helm test-unit bench demo dev clean screenshots
+.PHONY: help install lint format test test-tools test-helm test-unit bench chaos demo dev clean screenshots

@@ -31,6 +31,7 @@ from .catalog import Catalog
 from .errors import ConfigError
 from .scheduler import Schedules
 from .telemetry import AlertHandler
+from .worker._presence import PRESENCE_TTL_S
 from .worker._pull import Consumer, HeldJob, Pulls
 from .worker._steps import StepGuard
 from .workflow import Step, Workflow, WorkflowDef, WorkflowRun
@@ -357,11 +358,19 @@ class App:
         return self.link.status_store
 
     async def provision(self, queues: Iterable[str] | None = None) -> list[str]:
-        """Create or update the streams, consumers and buckets of ``queues`` (default: all known)."""
+        """Create or update the streams, consumers and buckets of ``queues`` (default: all known),
+        plus the shared ones: status, DLQ, schedules, worker presence and the workflow objects.
+
+        ``jetjobs provision`` runs it once as its own step; each object gets the replicas of
+        its setting (``replicas`` sets them all).
+        """
         conn = self.connection
         names = sorted(set(queues)) if queues is not None else self.queue_names()
+        await transport.ensure_status_bucket(conn, self.settings)
         await transport.ensure_dlq(conn, self.settings)
+        await transport.ensure_workers_bucket(conn, self.settings, PRESENCE_TTL_S)
         await self.schedules.bucket()
+        await transport.WorkflowTransport(conn, self.settings).ensure()
         for queue in names:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)
@@ -378,6 +387,21 @@ class App:
         wanted = set(queues) if queues is not None else None
         tasks = [t for t in self.tasks.values() if wanted is None or t.spec.queue in wanted]
         await self.catalog.publish(tasks, service=self.name)
+
+    async def check_provisioned(self, queues: Iterable[str] | None = None) -> list[str]:
+        """Check, without creating anything, that ``queues`` (default: all known) are provisioned.
+
+        What a worker does at start with ``provision_on_start=False``; raises ConfigError
+        naming the first missing stream or consumer.
+        """
+        conn = self.connection
+        names = sorted(set(queues)) if queues is not None else self.queue_names()
+        for queue in names:
+            check_queue_name(queue)
+            self.check_queue_fits_tasks(queue)
+            await transport.check_queue(conn, queue, self.queue_config(queue))
+            self.link.known_streams.add(queue)
+        return names
 
     def check_queue_fits_tasks(self, queue: str) -> None:
         """Every task's attempts (plus slack for interrupted deliveries) must fit max_deliveries."""

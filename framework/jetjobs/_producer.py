@@ -334,10 +334,10 @@ class Producer:
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
-            if prepared.reused_id:
-                await self._replace_earlier_run(record, data)
-            else:
-                await self._link.status_store.create_nowait(record.id, data)
+            # (A job id reused after the dedupe window keeps its earlier final record until a
+            # worker picks the new run up: replacing it here was seen to overwrite the final
+            # record of a retried enqueue during leader elections; see docs/operations.md.)
+            await self._link.status_store.create_nowait(record.id, data)
         job = Job(
             self._jobs,
             record.id,
@@ -349,24 +349,6 @@ class Producer:
         for listener in self.on_published:
             listener(job)
         return job
-
-    async def _replace_earlier_run(self, record: StatusRecord, data: bytes) -> None:
-        """Write the first record of a job whose id the caller chose.
-
-        The id may have run before (enqueued again after the dedupe window): its old
-        record, ``succeeded`` say, must give way to ``queued`` now. A record of *this*
-        run (a fast worker wrote ``running``) carries our enqueue time and is kept;
-        the compare-and-set keeps a worker's write that lands in between.
-        """
-        kv = self._link.status_store.kv
-        if await kv.create(record.id, data) is not None:
-            return
-        entry = await kv.get(record.id)
-        if entry is None or entry.value is None:
-            await kv.create(record.id, data)
-            return
-        if json.loads(entry.value).get("enqueued_at") != record.enqueued_at:
-            await kv.update(record.id, data, entry.revision)
 
     async def _create_stream(self, key: str) -> None:
         conn = self._link.connection

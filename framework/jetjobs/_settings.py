@@ -106,7 +106,9 @@ class _QueueOverrideBase(BaseModel):
 
     def apply_to(self, base: QueueConfig) -> QueueConfig:
         try:
-            return QueueConfig.model_validate({**base.model_dump(), **self.model_dump(exclude_unset=True)})
+            # exclude_unset keeps "which fields were set" (Settings.replicas fills the others)
+            merged = {**base.model_dump(exclude_unset=True), **self.model_dump(exclude_unset=True)}
+            return QueueConfig.model_validate(merged)
         except ValidationError as exc:
             raise ConfigError(_describe(exc)) from None
 
@@ -127,6 +129,10 @@ else:
     )
 
 
+REPLICAS_SETTINGS = ("status_replicas", "dlq_replicas", "workflow_replicas")
+"""The per-object replicas settings that ``Settings.replicas`` fills when they are not given."""
+
+
 class Settings(BaseSettings):
     """Connection, naming and runtime settings of a service (env prefix ``JETJOBS_``)."""
 
@@ -145,9 +151,16 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(5.0, gt=0, description="how long to keep trying the first connect")
     request_timeout_s: float = Field(5.0, gt=0, description="timeout of JetStream API calls and publishes")
     result_ttl_s: float = Field(86_400.0, ge=1, description="how long job status and results are kept")
-    status_replicas: int = Field(1, ge=1, le=5)
+    replicas: int | None = Field(
+        None,
+        ge=1,
+        le=5,
+        description="replicas of every stream and bucket jetjobs creates (3 on a cluster), "
+        "unless its own replicas setting is given",
+    )
+    status_replicas: int = Field(1, ge=1, le=5, description="replicas of the status, workers and schedules buckets")
     dlq_max_age_s: float = Field(14 * 86_400.0, ge=60, description="how long dead letters are kept")
-    dlq_replicas: int = Field(1, ge=1, le=5)
+    dlq_replicas: int = Field(1, ge=1, le=5, description="replicas of the dead-letter stream")
     workflow_retention_s: float = Field(
         7 * 86_400.0, ge=60, description="how long a workflow run's state, outputs and log are kept"
     )
@@ -159,6 +172,11 @@ class Settings(BaseSettings):
         8 * 1024 * 1024, ge=1, description="a step output larger than this fails the step for good"
     )
     queues: dict[str, QueueOverride] = Field(default_factory=dict)
+    provision_on_start: bool = Field(
+        True,
+        description="workers create or update their queues' streams and consumers at start; false: they "
+        "only check that 'jetjobs provision' created them (and need no create rights)",
+    )
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
@@ -172,6 +190,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     otel: bool = False
     config_file: Path | None = Field(None, description="YAML file with any of these settings")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replicas_default(cls, data: Any) -> Any:
+        """``replicas`` fills every per-object replicas setting that is not given itself."""
+        if isinstance(data, Mapping) and data.get("replicas") is not None:
+            data = dict(data)
+            for name in REPLICAS_SETTINGS:
+                if data.get(name) is None:
+                    data[name] = data["replicas"]
+        return data
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -205,7 +234,10 @@ class Settings(BaseSettings):
         """Queue ``name``: its declaration in code (or defaults) with these settings' overrides."""
         base = declared if declared is not None else QueueConfig()
         override = self.queues.get(name)
-        return override.apply_to(base) if override is not None else base
+        cfg = override.apply_to(base) if override is not None else base
+        if self.replicas is not None and "replicas" not in cfg.model_fields_set:
+            cfg = cfg.model_copy(update={"replicas": self.replicas})
+        return cfg
 
     @classmethod
     def settings_customise_sources(

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from jetjobs import App, ConfigError, ConnectionFailed, JobState, QueueFull, ResultTimeout
+from jetjobs import App, ConfigError, ConnectionFailed, QueueFull, ResultTimeout
 from jetjobs.cli import main
 from jetjobs.testing import NatsServer
-from tests.helpers import AppFactory, eventually, running_worker
+from tests.helpers import AppFactory, eventually
 
 
 async def test_status_and_first_enqueue_after_server_loss_say_unreachable_since(tmp_path: Path) -> None:
@@ -83,26 +83,3 @@ async def test_result_of_an_id_that_never_existed_says_so(app_factory: AppFactor
     async with app_factory() as app:
         with pytest.raises(ResultTimeout, match="no job 'never-enqueued' is stored"):
             await app.result("never-enqueued", timeout_s=0.3)
-
-
-async def test_reenqueued_job_is_queued_as_soon_as_stored(app_factory: AppFactory) -> None:
-    def register(app: App) -> None:
-        @app.task(queue="again")
-        async def echo(x: int) -> int:
-            return x
-
-    queues = {"again": {"duplicate_window_s": 1}}
-    worker_app, producer = app_factory(register, queues=queues), app_factory(register, queues=queues)
-    async with producer:
-        async with running_worker(worker_app):
-            job = await producer.enqueue("echo", args=[1], job_id="order-7")
-            assert await job.result(timeout_s=10) == 1
-        assert (await producer.status("order-7")).state is JobState.SUCCEEDED
-
-        async def enqueued_again() -> bool:
-            return not (await producer.enqueue("echo", args=[2], job_id="order-7")).duplicate
-
-        await eventually(enqueued_again, timeout_s=10, every_s=0.2)  # once the dedupe window has passed
-        info = await producer.status("order-7")
-        assert info.state is JobState.QUEUED
-        assert info.result is None

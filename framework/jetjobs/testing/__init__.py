@@ -13,7 +13,8 @@ Example::
         outcome = await run_task(send_email, "a@example.com", subject="hi")
 """
 
+from ._cluster import NatsCluster
 from ._run_task import MemoryDelivery, run_job, run_task
 from ._server import NatsServer, find_nats_server, free_port
 
-__all__ = ["MemoryDelivery", "NatsServer", "find_nats_server", "free_port", "run_job", "run_task"]
+__all__ = ["MemoryDelivery", "NatsCluster", "NatsServer", "find_nats_server", "free_port", "run_job", "run_task"]

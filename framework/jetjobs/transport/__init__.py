@@ -9,7 +9,14 @@ from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
 from ._kvstore import BucketMissing, Entry, KeyValueStore
-from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
+from ._provision import (
+    check_queue,
+    ensure_dlq,
+    ensure_queue,
+    ensure_status_bucket,
+    ensure_stream_exists,
+    ensure_workers_bucket,
+)
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
 from ._workflow import WorkflowTransport
@@ -37,6 +44,7 @@ __all__ = [
     "StreamMissing",
     "WorkflowTransport",
     "cancel_delayed",
+    "check_queue",
     "check_server_version",
     "connect",
     "consumer_state",
@@ -47,6 +55,7 @@ __all__ = [
     "ensure_rate_stream",
     "ensure_status_bucket",
     "ensure_stream_exists",
+    "ensure_workers_bucket",
     "increment",
     "list_queues",
     "parse_version",

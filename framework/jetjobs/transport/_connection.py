@@ -357,11 +357,18 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 async def _check_jetstream(conn: Connection) -> None:
-    try:
-        await conn.js.account_info()
-    except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
-        raise ServerTooOld(
-            f"JetStream is not enabled on the NATS server at {conn.url}; start nats-server with -js"
-        ) from None
-    except nats.errors.TimeoutError:
-        raise ConnectionFailed(f"JetStream at {conn.url} did not answer") from None
+    """JetStream answers; a cluster member that is still recovering (just restarted) may
+    time out at first, so timeouts are retried for ``connect_timeout_s``."""
+    deadline = time.monotonic() + conn.settings.connect_timeout_s
+    while True:
+        try:
+            await conn.js.account_info()
+            return
+        except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
+            raise ServerTooOld(
+                f"JetStream is not enabled on the NATS server at {conn.url}; start nats-server with -js"
+            ) from None
+        except nats.errors.TimeoutError:
+            if time.monotonic() >= deadline:
+                raise ConnectionFailed(f"JetStream at {conn.url} did not answer") from None
+            await asyncio.sleep(0.25)

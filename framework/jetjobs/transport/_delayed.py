@@ -18,7 +18,7 @@ from .._wire import H_MSG_ID
 from ..errors import JetjobsError
 from ._connection import Connection
 from ._publish import Outbound
-from ._streams import ensure_consumer, ensure_stream
+from ._streams import ensure_consumer, ensure_shared_stream
 
 H_SCHEDULE = "Nats-Schedule"
 H_SCHEDULE_TARGET = "Nats-Schedule-Target"
@@ -40,7 +40,7 @@ async def ensure_delayed_stream(conn: Connection, *, replicas: int = 1) -> None:
         duplicate_window=120,
         allow_direct=True,
     )
-    await ensure_stream(conn, config, update=False)
+    await ensure_shared_stream(conn, config)
 
 
 async def ensure_forwarder(conn: Connection, queue: str) -> None:

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ._connection import Connection
 from ._delayed import ensure_delayed_stream, ensure_forwarder
 from ._kvstore import KeyValueStore
-from ._streams import ensure_consumer, ensure_stream
+from ._streams import await_replicas, check_stream, ensure_consumer, ensure_stream
 
 log = logging.getLogger("jetjobs.transport")
 
@@ -75,9 +75,26 @@ async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update
         return
     for priority in cfg.ordered_priorities():
         await ensure_consumer(conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg))
-    await _ensure_advisory_capture(conn, queue)
+    await _ensure_advisory_capture(conn, queue, cfg.replicas)
     await ensure_delayed_stream(conn, replicas=cfg.replicas)
     await ensure_forwarder(conn, queue)
+
+
+async def check_queue(conn: Connection, queue: str, cfg: QueueConfig) -> None:
+    """Raise ConfigError unless everything ``ensure_queue`` creates for ``queue`` exists
+    (what a worker that does not provision needs), plus the dead-letter stream."""
+    names = conn.names
+    try:
+        consumers = [names.consumer(queue, p) for p in cfg.ordered_priorities()]
+        await check_stream(conn, names.stream(queue), consumers)
+        await check_stream(conn, names.advisory_stream, [names.mover_consumer(queue)])
+        await check_stream(conn, names.delayed_stream, [names.forwarder_consumer(queue)])
+        await check_stream(conn, names.dlq_stream)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"queue {queue!r} is not provisioned: {exc}; run 'jetjobs provision' first "
+            "(or let workers provision: provision_on_start=true)"
+        ) from None
 
 
 async def ensure_stream_exists(conn: Connection, queue: str, cfg: QueueConfig) -> None:
@@ -107,13 +124,21 @@ async def ensure_status_bucket(conn: Connection, settings: Settings) -> None:
     )
 
 
-async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
+async def ensure_workers_bucket(conn: Connection, settings: Settings, ttl_s: float) -> None:
+    """The worker presence bucket (records expire after ``ttl_s`` without a beat)."""
+    await KeyValueStore(conn, conn.names.workers_bucket).ensure(
+        description="jetjobs worker presence", replicas=settings.status_replicas, ttl_s=ttl_s
+    )
+
+
+async def _ensure_advisory_capture(conn: Connection, queue: str, replicas: int) -> None:
     """Capture the queue's MAX_DELIVERIES advisories durably and give them a mover consumer.
 
     Advisories are plain NATS messages: without a stream, one fired while no
     worker listens would be lost and its message would stay stuck in the
     WorkQueue stream. One stream per namespace lists each queue's subject;
     concurrent services may race on that list, so re-read and retry until ours is in.
+    It has the queue's replicas (raised, never lowered, when a queue with more comes).
     """
     names = conn.names
     subject = names.max_deliveries_advisory(queue)
@@ -121,10 +146,16 @@ async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
         try:
             info = await conn.js.stream_info(names.advisory_stream)
             subjects = list(info.config.subjects or [])
-            if subject in subjects:
+            fewer = (info.config.num_replicas or 1) < replicas
+            if subject in subjects and not fewer:
                 break
-            info.config.subjects = [*subjects, subject]
+            if subject not in subjects:
+                info.config.subjects = [*subjects, subject]
+            if fewer:
+                info.config.num_replicas = replicas
             await conn.js.update_stream(info.config)
+            if fewer:
+                await await_replicas(conn, names.advisory_stream, replicas)
         except nats.js.errors.NotFoundError:
             await ensure_stream(
                 conn,
@@ -134,6 +165,7 @@ async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
                     subjects=[subject],
                     retention=RetentionPolicy.WORK_QUEUE,
                     storage=StorageType.FILE,
+                    num_replicas=replicas,
                     max_age=_ADVISORY_MAX_AGE_S,
                 ),
                 update=False,

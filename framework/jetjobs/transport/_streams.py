@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
+
 import nats.js.errors
 from nats.js.api import ConsumerConfig, StreamConfig
 
@@ -12,6 +16,17 @@ _STREAM_IN_USE = 10058  # stream name already in use with a different configurat
 
 
 async def ensure_stream(conn: Connection, config: StreamConfig, *, update: bool) -> None:
+    """Create the stream; with ``update``, also bring an existing one to ``config``.
+
+    Without ``update`` an existing stream is only looked up, so a service that finds
+    everything provisioned needs no right to create streams.
+    """
+    if not update:
+        try:
+            await conn.js.stream_info(config.name or "")
+            return
+        except nats.js.errors.NotFoundError:
+            pass
     try:
         with conn.reaching():
             await conn.js.add_stream(config)
@@ -25,6 +40,54 @@ async def ensure_stream(conn: Connection, config: StreamConfig, *, update: bool)
         await conn.js.update_stream(config)
     except nats.js.errors.APIError as exc:
         raise ConfigError(f"cannot update stream {config.name}: {exc.description}") from None
+
+
+async def ensure_shared_stream(conn: Connection, config: StreamConfig) -> None:
+    """Create a stream several queues share; an existing one keeps its settings but is raised
+    to ``config.num_replicas`` if it has fewer (the first queue may have been R1)."""
+    name = config.name or ""
+    try:
+        info = await conn.js.stream_info(name)
+    except nats.js.errors.NotFoundError:
+        await ensure_stream(conn, config, update=False)
+        return
+    wanted = config.num_replicas or 1
+    if (info.config.num_replicas or 1) >= wanted:
+        return
+    info.config.num_replicas = wanted
+    try:
+        await conn.js.update_stream(info.config)
+    except nats.js.errors.APIError as exc:
+        raise ConfigError(f"cannot raise stream {name} to {wanted} replicas: {exc.description}") from None
+    await await_replicas(conn, name, wanted)
+
+
+async def await_replicas(conn: Connection, name: str, wanted: int) -> None:
+    """Wait until stream ``name`` has a leader and ``wanted`` peers (after a scale-up:
+    consumers cannot be added before), for at most a few request timeouts."""
+    deadline = time.monotonic() + 4 * conn.settings.request_timeout_s
+    while True:
+        info = await conn.js.stream_info(name)
+        cluster = info.cluster
+        peers = list(cluster.replicas or []) if cluster is not None else []
+        if cluster is not None and cluster.leader and len(peers) + 1 >= wanted:
+            return
+        if time.monotonic() > deadline:
+            raise ConfigError(f"stream {name} did not reach {wanted} replicas in time")
+        await asyncio.sleep(0.1)
+
+
+async def check_stream(conn: Connection, stream: str, consumers: Sequence[str] = ()) -> None:
+    """Raise ConfigError naming the first of ``stream`` and its ``consumers`` that is missing."""
+    try:
+        await conn.js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        raise ConfigError(f"stream {stream} does not exist") from None
+    for consumer in consumers:
+        try:
+            await conn.js.consumer_info(stream, consumer)
+        except nats.js.errors.NotFoundError:
+            raise ConfigError(f"consumer {consumer} of stream {stream} does not exist") from None
 
 
 async def ensure_consumer(conn: Connection, stream: str, config: ConsumerConfig) -> None:

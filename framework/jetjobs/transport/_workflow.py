@@ -46,7 +46,8 @@ class WorkflowTransport:
         return self._conn
 
     async def ensure(self) -> None:
-        """Create every workflow bucket and stream that is missing (idempotent, once per process)."""
+        """Create every workflow bucket, stream and the object store that is missing (idempotent,
+        once per process); ``jetjobs provision`` runs it so workers need no create rights."""
         if self._ready:
             return
         conn, s, names = self._conn, self._settings, self._conn.names
@@ -86,6 +87,7 @@ class WorkflowTransport:
             ),
             update=False,
         )
+        await self._object_store()
         self._ready = True
 
     async def increment(self, run_id: str, key: str, msg_id: str) -> int:

@@ -3,19 +3,29 @@
 ``settle`` never raises. What happens to a failed job is the ``DeadLetter``
 branch: store it in the DLQ first, then its status, then ``term`` — if the DLQ
 write fails the message is naked instead, so a dead letter is never lost.
+
+A final status (succeeded, failed, dead, cancelled) is stored before the job is
+acked. When that write fails — the status bucket is electing a leader, the
+connection is reconnecting — it is retried, with the job kept in progress, until
+it is stored or ``FINAL_STATUS_ACK_WAITS`` times the queue's ``ack_wait_s`` have
+passed (then it is logged as an error and the job acked: it did run).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._names import is_valid_job_id
 from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
+from .._settings import QueueConfig, QueueLookup
 from .._status import JobState, StatusRecord, decode_status
 from .._wire import (
     H_DLQ_ATTEMPTS,
@@ -44,6 +54,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("jetjobs.worker")
 
 _DLQ_RETRY_S = 5.0
+FINAL_STATUS_ACK_WAITS = 4
+"""A final status write is retried for up to this many ack waits of its queue before the ack."""
+_FIRST_RETRY_S = 0.1
+_MAX_RETRY_S = 2.0
 
 
 def worker_id() -> str:
@@ -51,10 +65,75 @@ def worker_id() -> str:
 
 
 class Settler:
-    def __init__(self, status: StatusStore, dlq: DeadLetterStore) -> None:
+    def __init__(self, status: StatusStore, dlq: DeadLetterStore, queues: QueueLookup | None = None) -> None:
         self._status = status
         self._dlq = dlq
+        self._queues: QueueLookup = queues or (lambda _name: QueueConfig())
         self._worker = worker_id()
+        self._retrying: set[asyncio.Task[None]] = set()
+        self.stored_after_retry = 0
+        self.given_up = 0
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait for final statuses still being retried; after ``timeout_s`` leave their jobs
+        unacknowledged (the server redelivers them after ack_wait: rerun, not lost)."""
+        if not self._retrying:
+            return
+        _, pending = await asyncio.wait(set(self._retrying), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("%d jobs left unacknowledged: their results could not be stored before shutdown", len(pending))
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def store_final(self, delivery: Delivery | None, job_id: str, data: bytes, queue: str) -> bool:
+        """Write a final status until it is stored or the deadline passes, heartbeating the job.
+
+        Returns whether it was stored. ``delivery`` None (the mover's path): no heartbeat.
+        """
+        cfg = self._queues(queue)
+        deadline = time.monotonic() + FINAL_STATUS_ACK_WAITS * cfg.ack_wait_s
+        heartbeat = asyncio.create_task(_keep_in_progress(delivery, cfg.heartbeat_s)) if delivery else None
+        pause, failures = _FIRST_RETRY_S, 0
+        try:
+            while True:
+                try:
+                    await self._status.put(job_id, data)
+                except Exception as exc:
+                    failures += 1
+                    if time.monotonic() + pause > deadline:
+                        self.given_up += 1
+                        log.error(
+                            "status of job %s could not be stored for %.0fs (%d attempts): %s",
+                            job_id,
+                            FINAL_STATUS_ACK_WAITS * cfg.ack_wait_s,
+                            failures,
+                            exc,
+                        )
+                        return False
+                    if failures == 1:
+                        log.warning("status of job %s not stored (%s); retrying", job_id, exc)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, _MAX_RETRY_S)
+                    continue
+                if failures:
+                    self.stored_after_retry += 1
+                    log.info("status of job %s stored after %d failed attempts", job_id, failures)
+                return True
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+
+    def _retry_then_ack(self, delivery: Delivery, job_id: str, data: bytes, queue: str) -> None:
+        async def retry() -> None:
+            await self.store_final(delivery, job_id, data, queue)
+            await delivery.ack()  # stored, or given up after the deadline: the job did run
+
+        task = asyncio.get_running_loop().create_task(retry(), name=f"jetjobs-store-{job_id}")
+        self._retrying.add(task)
+        task.add_done_callback(self._retrying.discard)
 
     async def settle(
         self, delivery: Delivery, job: Prepared | None, outcome: Outcome, queue: str, started_at: str | None
@@ -94,15 +173,17 @@ class Settler:
             )
 
             # Ack once the result is stored, from the store's answer: the job's slot
-            # does not wait for that round trip.
+            # does not wait for that round trip. A failed write is retried (never
+            # rerun: the job did run) while the job is kept in progress; then the ack.
             async def ack_when_stored(error: Exception | None) -> None:
-                if error is not None:  # the job did run: rerunning it because the write failed would double it
-                    log.error("job %s succeeded but its result could not be stored: %s", record.id, error)
-                await delivery.ack()
+                if error is None:
+                    await delivery.ack()
+                else:  # runs on the read loop: the retries go to their own task
+                    self._retry_then_ack(delivery, record.id, data, record.queue)
 
             try:
                 await self._status.put_then(record.id, data, ack_when_stored)
-            except Exception as exc:  # not even sent (disconnected): ack anyway, as above
+            except Exception as exc:  # not even sent (disconnected): retry as above
                 await ack_when_stored(exc)
         elif isinstance(outcome, RetryLater):
             first = await self._first_failure(job, record, attempts)
@@ -133,7 +214,7 @@ class Settler:
                 error=error,
                 finished_at=now_iso(),
             )
-            await self._status.put(record.id, data)
+            await self.store_final(delivery, record.id, data, record.queue)
             await delivery.ack()
         elif isinstance(outcome, Requeue):
             await self._status.put_nowait(
@@ -153,7 +234,7 @@ class Settler:
             delivery.stream_seq, delivery.subject, delivery.headers, delivery.data, None, delivery.stream
         )
         try:
-            await self._store_dead(record, message, outcome, delivery.num_delivered, first, started_at)
+            await self._store_dead(record, message, outcome, delivery.num_delivered, first, started_at, delivery)
         except Exception as exc:
             log.error("cannot dead-letter job %s (%s); retrying in %ss", record.id, exc, _DLQ_RETRY_S)
             await delivery.nak(_DLQ_RETRY_S)
@@ -174,6 +255,7 @@ class Settler:
         attempts: int,
         first: str,
         started_at: str | None,
+        delivery: Delivery | None = None,
     ) -> None:
         """The DLQ copy (idempotent: one msg id per stored message), then the status."""
         headers = dead_letter_headers(
@@ -193,7 +275,7 @@ class Settler:
                 len(message.data),
             )
         await self._dlq.publish(record.queue, body, headers, f"dlq-{message.stream}-{message.seq}")
-        await self.write_dead_status(record, outcome, attempts, first, started_at)
+        await self.write_dead_status(record, outcome, attempts, first, started_at, delivery)
         log.warning("job %s (%s) dead-lettered: %s: %s", record.id, record.task, outcome.reason, outcome.error.message)
 
     async def write_dead_status(
@@ -203,6 +285,7 @@ class Settler:
         attempts: int,
         first: str | None,
         started_at: str | None,
+        delivery: Delivery | None = None,
     ) -> None:
         state = JobState.FAILED if outcome.state == "failed" else JobState.DEAD
         data = record.encode(
@@ -215,10 +298,8 @@ class Settler:
             first_failure_at=first,
             worker=self._worker,
         )
-        try:
-            await self._status.put(record.id, data)
-        except Exception as exc:
-            log.error("job %s is in the DLQ but its status could not be stored: %s", record.id, exc)
+        if not await self.store_final(delivery, record.id, data, record.queue):
+            log.error("job %s is in the DLQ but its status could not be stored", record.id)
 
     async def _first_failure(self, job: Prepared | None, record: StatusRecord, attempts: int) -> str:
         """When the job first failed: known from its start, else from its stored status, else now."""
@@ -237,6 +318,16 @@ class Settler:
         except Exception as exc:  # status is informative; dead-lettering must not depend on it
             log.debug("reading status of %s failed: %s", job_id, exc)
         return None
+
+
+async def _keep_in_progress(delivery: Delivery, every_s: float) -> None:
+    """Reset the job's ack timer every ``every_s`` until cancelled (a failure is only logged)."""
+    while True:
+        try:
+            await delivery.in_progress()
+        except Exception as exc:
+            log.debug("heartbeat of a job whose status is being stored failed: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 def dead_letter_headers(

@@ -22,7 +22,7 @@ from ..errors import ConfigError, ConnectionFailed
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._alerts import AlertMonitor, backlog_reader
 from ..telemetry._backlog import BacklogMonitor
-from ..transport import DeadLetterStore, Delivery, StatusStore
+from ..transport import DeadLetterStore, Delivery, StatusStore, consumer_state
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from ._host import WorkerApp
 
 log = logging.getLogger("jetjobs.worker")
+
+_CONSUMER_CHECK_S = 1.0
 
 _STEP_RETRY_S = 2.0
 
@@ -105,7 +107,10 @@ class Worker:
     async def start(self) -> None:
         app = self.app
         await app.connect()
-        await app.provision(self.queues)
+        if app.settings.provision_on_start:
+            await app.provision(self.queues)
+        else:  # `jetjobs provision` ran as a deploy step: create nothing (no create rights needed)
+            await app.check_provisioned(self.queues)
         await app.publish_catalog(self.queues)
         conn = app.connection
         conn.on_closed(self._connection_closed)
@@ -122,7 +127,7 @@ class Worker:
             processes=self._processes,
             unknown_task_retries=app.settings.unknown_task_retries,
         )
-        self._settler = Settler(self._status, DeadLetterStore(conn))
+        self._settler = Settler(self._status, DeadLetterStore(conn), app.queue_config)
         self._marker = RunningMarker(self._status)
         self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
         if self._steps is None:
@@ -169,6 +174,16 @@ class Worker:
             await self._handle(delivery, queue, priority)
 
         async def reprovision() -> None:
+            # A 503 also answers pulls while a consumer elects a leader (a cluster failover):
+            # provision only once the server says a consumer is gone, else just pull again.
+            try:
+                async with asyncio.timeout(_CONSUMER_CHECK_S):
+                    states = [await consumer_state(conn, s.stream, s.consumer) for s in sources]
+            except Exception as exc:
+                log.info("consumers of %s do not answer (%s): a leader election?", queue, exc or "timeout")
+                return
+            if all(state is not None for state in states):
+                return
             log.warning("consumers of %s are missing; provisioning them again", queue)
             await self.app.provision([queue])
 
@@ -370,6 +385,8 @@ class Worker:
         conn = self.app.link.current
         if conn is not None:
             await conn.acks.drain(timeout_s=self.app.settings.request_timeout_s)
+        if self._settler is not None:  # results still being stored after a failed write
+            await self._settler.drain(self.app.settings.shutdown_grace_s)
         await self._stop_background()
         for fetcher in fetchers:
             await fetcher.close()
