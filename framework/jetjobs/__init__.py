@@ -25,7 +25,7 @@ from ._names import Priority
 from ._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
 from ._retry import RetryPolicy, retry_delay
 from ._settings import QueueConfig, Settings, load_settings
-from ._status import JobError, JobInfo, JobState
+from ._status import JobError, JobInfo, JobState, Progress
 from ._task import BoundTask, EnqueueOptions, JobRequest, Task, TaskSpec
 from .errors import (
     Cancel,
@@ -103,6 +103,7 @@ __all__ = [
     "PayloadTooLarge",
     "Pipeline",
     "Priority",
+    "Progress",
     "QueueConfig",
     "QueueFull",
     "Requeue",

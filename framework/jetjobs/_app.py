@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -355,13 +355,29 @@ class App:
         return await self.results.status(job_id, wait_s=wait_s)
 
     async def cancel(self, job_id: str, *, queue: str | None = None, wait_s: float = 0.0) -> bool:
-        """Cancel a delayed job before it fires.
+        """Cancel a job, from any service: delayed, queued, retrying or running.
 
-        True when it was cancelled; False when it is not waiting for its time any more
-        (it already fired, ran or was cancelled). With ``queue`` no status record is
-        needed (a job delayed longer than ``result_ttl_s`` has lost it).
+        A delayed job's schedule is deleted; a queued (or retrying) job is marked
+        cancelled and never runs; a running job is stopped: an async task's coroutine
+        is cancelled, a ``cpu_bound`` task's process is killed, and a thread task sees
+        ``current_job().cancelled`` become True (threads cannot be stopped from outside).
+        Its final state is ``cancelled``.
+
+        True when this call cancelled it (or asked its worker to); False when it had
+        already ended (succeeded, failed, dead or cancelled), so a second call is
+        harmless. With ``queue`` no status record is needed for a delayed job (one
+        delayed longer than ``result_ttl_s`` has lost it).
+
+        Example::
+
+            job = await app.enqueue("render", args=[42])
+            await app.cancel(job.id)            # or: await job.cancel()
         """
         return await self.results.cancel(job_id, queue=queue, wait_s=wait_s)
+
+    def watch(self, job_id: str, *, timeout_s: float | None = None) -> AsyncIterator[JobInfo]:
+        """The job's status now and at every change (state, progress) until it is final; see ``Job.watch``."""
+        return self.results.watch(job_id, timeout_s=timeout_s)
 
     def job(self, job_id: str, task: str = "", queue: str = "") -> Job:
         """A handle on an existing job, e.g. one enqueued by another service."""

@@ -129,6 +129,11 @@ class Names:
         return f"{self._stream_prefix}_STATUS"
 
     @property
+    def cancel_bucket(self) -> str:
+        """Job id -> cancel request: workers skip such a queued job and stop such a running one."""
+        return f"{self._stream_prefix}_CANCELS"
+
+    @property
     def schedules_bucket(self) -> str:
         return f"{self._stream_prefix}_SCHEDULES"
 

@@ -1,4 +1,4 @@
-"""Job commands: ``enqueue``, ``status``, ``tasks``."""
+"""Job commands: ``enqueue``, ``status`` (``--follow``), ``tasks``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 from .._app import App
+from .._status import JobState
 from ._common import add_client_options, load_app, parse_json_arg, print_json, print_table, run_with_app
 from ._duration import parse_duration
+from ._follow import follow, plain_line
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +29,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     status = sub.add_parser("status", help="show a job's status", description="Show a job's status.")
     status.add_argument("job_id")
+    status.add_argument(
+        "--follow", action="store_true", help="show state and progress live (a progress bar) until the job ends"
+    )
+    status.add_argument("--timeout-s", type=float, default=None, help="with --follow: give up after this long")
     add_client_options(status)
     status.set_defaults(func=cmd_status)
 
@@ -63,6 +69,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(app: App) -> int:
+        if args.follow and not args.json:
+            info = await follow(app, args.job_id, timeout_s=args.timeout_s)
+            return 0 if info.state is JobState.SUCCEEDED else 1
         info = await app.status(args.job_id)
         if args.json:
             print_json(info.model_dump(mode="json"))
@@ -74,6 +83,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"  {field}: {value}")
         if info.next_attempt_in_s is not None:
             print(f"  next attempt in: {info.next_attempt_in_s}s")
+        if info.progress is not None:
+            print(f"  progress: {plain_line(info).split(': ', 1)[1]}")
         if info.error is not None:
             print(f"  error: {info.error.type}: {info.error.message}")
         if info.result is not None:

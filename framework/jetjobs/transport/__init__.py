@@ -1,6 +1,7 @@
 """The only package that talks to NATS. Everything else uses these names."""
 
 from ._admin import ConsumerStats, QueueStats, list_queues, queue_stats
+from ._cancels import CancelStore
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
 from ._delivery import Delivery
@@ -14,6 +15,7 @@ from ._workflow import WorkflowTransport
 
 __all__ = [
     "MIN_SERVER",
+    "CancelStore",
     "Connection",
     "ConsumerStats",
     "DeadLetterStore",

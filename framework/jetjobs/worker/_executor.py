@@ -47,6 +47,7 @@ class Prepared:
     record: StatusRecord
     policy: RetryPolicy
     first_failure_at: str | None = None  # kept across retries in the status record
+    progress: dict[str, Any] | None = None  # the task's last report, for the final record
 
 
 class Executor:

@@ -88,6 +88,7 @@ class Settler:
                 finished_at=now,
                 first_failure_at=job.first_failure_at if job is not None else None,
                 worker=self._worker,
+                progress=job.progress if job is not None else None,
             )
 
             # Ack once the result is stored, from the store's answer: the job's slot
@@ -129,6 +130,7 @@ class Settler:
                 attempts=attempts,
                 error=error,
                 finished_at=now_iso(),
+                progress=job.progress if job is not None else None,
             )
             await self._status.put(record.id, data)
             await delivery.ack()

@@ -19,7 +19,8 @@ from .._wire import now_iso
 from ..errors import ConfigError
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._backlog import BacklogMonitor
-from ..transport import DeadLetterStore, Delivery, StatusStore
+from ..transport import CancelStore, DeadLetterStore, Delivery, StatusStore
+from ._cancels import CancelWatch
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
@@ -86,6 +87,7 @@ class Worker:
         self.runtime = ServiceRuntime(app, port=self.metrics_port, ready=lambda: self.ready)
         self._backlog: BacklogMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
+        self._cancels: CancelWatch | None = None
 
     @property
     def ready(self) -> bool:
@@ -115,6 +117,8 @@ class Worker:
         )
         self._settler = Settler(self._status, DeadLetterStore(conn))
         self._marker = RunningMarker(self._status)
+        self._cancels = CancelWatch(CancelStore(conn, app.settings))
+        await self._cancels.start()
         self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
         if self._steps is None:
             self._steps = await app.workflow_guard()
@@ -217,14 +221,19 @@ class Worker:
             if proceed != "run":
                 await self._settle(delivery, prepared, proceed, queue, started_at)
                 return
-        self._marker.started(record.id, running)
+        reason = self._cancels.requested(record.id) if self._cancels is not None else None
+        if reason is not None:
+            await self._settle(delivery, prepared, Cancelled(reason), queue, started_at)
+            await self._executor.hooks[prepared.task.name].run(prepared.ctx, Cancelled(reason))
+            return
+        self._marker.started(record.id, running, prepared.ctx.control)
         try:
-            outcome = await (self._execute_step(prepared) if step else self._executor.execute(prepared))
+            outcome = await (self._execute_step(prepared) if step else self._execute(prepared))
         except asyncio.CancelledError:
             self._marker.finished(record.id)
             await self._settle(delivery, prepared, Requeue("worker shutting down"), queue, started_at)
             raise
-        self._marker.finished(record.id)
+        prepared.progress = self._marker.finished(record.id)
         if step:
             assert steps is not None
             try:
@@ -236,6 +245,25 @@ class Worker:
                 return
         await self._settle(delivery, prepared, outcome, queue, started_at)
         await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
+
+    async def _execute(self, prepared: Prepared) -> Outcome:
+        """Run a job; a cancel request for it (``CancelWatch``) ends it as ``Cancelled``."""
+        assert self._executor is not None
+        cancels = self._cancels
+        if cancels is None:
+            return await self._executor.execute(prepared)
+        job_id = prepared.record.id
+        cancels.track(job_id, prepared.ctx.control, stoppable=prepared.task.spec.kind != "thread")
+        try:
+            outcome = await self._executor.execute(prepared)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if not cancels.untrack(job_id) or me is None or me.uncancel() > 0:
+                raise  # shutdown: hand the job back
+            return Cancelled(cancels.requested(job_id) or "cancelled while running")
+        if cancels.untrack(job_id):
+            return Cancelled(cancels.requested(job_id) or "cancelled while running")
+        return outcome
 
     async def _execute_step(self, prepared: Prepared) -> Outcome:
         """Run a step in a task of its own, so that cancelling its run can stop just it."""
@@ -341,6 +369,8 @@ class Worker:
     async def _stop_background(self) -> None:
         if self._marker_task is not None:
             self._marker_task.cancel()
+        if self._cancels is not None:
+            await self._cancels.stop()
         if self._steps is not None:
             await self._steps.stop()
 
