@@ -22,6 +22,7 @@ from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
 from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
+from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy
 from ._wire import parse_iso
 from .errors import ConfigError
 from .scheduler import Schedules
@@ -142,6 +143,10 @@ class App:
         version: str | None = None,
         middleware: Sequence[Middleware] = (),
         hooks: Sequence[Hooks] = (),
+        unique: bool = False,
+        unique_key: Callable[..., Any] | None = None,
+        unique_policy: UniquePolicy = "reject",
+        unique_ttl_s: float = DEFAULT_UNIQUE_TTL_S,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -153,6 +158,17 @@ class App:
         exponential/linear/fixed backoff, capped and jittered; only errors that are
         instances of ``retry_for`` are retried (plus ``Retry`` and timeouts), others
         go straight to the dead-letter queue.
+
+        ``unique=True`` allows one live job per key (default key: the task name and
+        its arguments; ``unique_key`` makes it from the arguments it names). A second
+        enqueue while the key is held: ``unique_policy="reject"`` raises DuplicateJob
+        naming the holder, ``"return_existing"`` returns the holder's Job, ``"queue"``
+        enqueues it and it runs after the holder ends. See docs/guide.md#unique-jobs.
+
+        Example::
+
+            @app.task(unique=True, unique_key=lambda user_id: f"user:{user_id}")
+            async def sync_user(user_id: int, full: bool = False) -> None: ...
         """
         if fn is not None:
             return self._register(fn, **options)

@@ -134,6 +134,11 @@ class Names:
         return f"{self._stream_prefix}_CANCELS"
 
     @property
+    def locks_bucket(self) -> str:
+        """Unique-job keys (hashed) -> the job holding them, each with its own TTL."""
+        return f"{self._stream_prefix}_LOCKS"
+
+    @property
     def schedules_bucket(self) -> str:
         return f"{self._stream_prefix}_SCHEDULES"
 

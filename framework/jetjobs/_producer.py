@@ -19,8 +19,9 @@ from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._retry import LOST_DELIVERY_SLACK
 from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
-from ._wire import JobHeaders, encode_body, to_iso
-from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
+from ._unique import UniqueSpec, call_key
+from ._wire import JobHeaders, decode_body, encode_body, parse_iso, to_iso
+from .errors import ConfigError, DuplicateJob, InvalidPayload, JetjobsError, PayloadTooLarge, UnknownTask
 
 if TYPE_CHECKING:
     from ._link import Link
@@ -103,11 +104,19 @@ class Producer:
         self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
         self.on_published: list[Callable[[Job], None]] = []
+        self._locks: transport.LockStore | None = None
+        self._locks_conn: transport.Connection | None = None
 
     async def send(self, request: JobRequest) -> Job:
         conn = self._link.connection
         now = datetime.now(UTC)
         prepared = self._prepare(request, conn, now, to_iso(now))
+        unique = self._unique_spec(request.task)
+        if unique is not None:
+            return await self._send_unique(prepared, unique, now)
+        return await self._publish_prepared(prepared)
+
+    async def _publish_prepared(self, prepared: _Prepared) -> Job:
         # Once per queue and process: a publish to a missing stream is only detected
         # by "no responders", which any core subscriber on the subject would mask.
         await self._create_stream(prepared.stream_key)
@@ -117,6 +126,37 @@ class Producer:
             with self._intercept(prepared.out, prepared.record) as out:
                 published = await self._publish(out, prepared.stream_key)
         return await self._after_publish(prepared, published)
+
+    def _unique_spec(self, task_name: str) -> UniqueSpec | None:
+        task = self._tasks.get(task_name)
+        spec = task.spec.unique if task is not None else None
+        return spec if spec is not None and spec.at_enqueue else None
+
+    async def _send_unique(self, prepared: _Prepared, spec: UniqueSpec, now: datetime) -> Job:
+        """Take the job's unique key before publishing: reject, or return the holder, if it is taken."""
+        record = prepared.record
+        task = self._tasks[record.task]
+        args, kwargs = decode_body(prepared.out.body)
+        readable, key = call_key(task.name, task.fn, spec, args, kwargs)
+        due = parse_iso(prepared.scheduled_for) if prepared.scheduled_for else now
+        ttl_s = spec.ttl_s + max(0.0, (due - now).total_seconds())  # a delayed job holds it until it runs
+        locks = self._lock_store()
+        holder = await locks.acquire(key, record.id, readable, ttl_s)
+        if holder is not None:
+            if spec.policy == "reject":
+                raise DuplicateJob(task.name, readable, holder)
+            return Job(self._jobs, holder, task.name, record.queue, duplicate=True, wait_s=1.0)
+        try:
+            return await self._publish_prepared(prepared)
+        except BaseException:
+            await locks.release(key, record.id)
+            raise
+
+    def _lock_store(self) -> transport.LockStore:
+        conn = self._link.connection
+        if self._locks is None or self._locks_conn is not conn:
+            self._locks, self._locks_conn = transport.LockStore(conn, self._link.settings), conn
+        return self._locks
 
     async def _publish(self, out: transport.Outbound, stream_key: str) -> transport.Published:
         try:
@@ -132,6 +172,9 @@ class Producer:
         Every job that was stored is still returned through ``JetjobsError.jobs``
         when some fail, so a caller can retry only the rest.
         """
+        if any(self._unique_spec(r.task) is not None for r in requests):
+            # Unique keys are taken one job at a time, before each publish.
+            return [await self.send(r) for r in requests]
         conn = self._link.connection
         now = datetime.now(UTC)  # one enqueue time for the batch
         enqueued_at = to_iso(now)

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
+    unique_lock_ttl_s: float = Field(
+        30.0, ge=3, description="a running unique job's key lives this long unless refreshed (every third of it)"
+    )
     metrics_port: int | None = Field(None, ge=0, le=65_535, description="serve /metrics /healthz /readyz here")
     metrics_host: str = Field("0.0.0.0", description="address the metrics/health server listens on")
     log_format: Literal["text", "json"] = "text"

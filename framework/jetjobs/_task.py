@@ -16,6 +16,7 @@ from ._job import Job
 from ._names import Priority, check_priority, check_queue_name
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
+from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy, UniqueSpec, make_unique
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class TaskSpec:
     version: str | None
     module: str
     qualname: str
+    unique: UniqueSpec | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary (the 'routes' view Celery users know)."""
@@ -61,6 +63,7 @@ class TaskSpec:
             "timeout_s": self.timeout_s,
             "store_result": self.store_result,
             "version": self.version,
+            "unique": self.unique.policy if self.unique is not None else None,
             "description": self.description,
             "function": f"{self.module}.{self.qualname}",
         }
@@ -215,6 +218,10 @@ def make_task(
     version: str | None = None,
     middleware: Sequence[Middleware] = (),
     hooks: Sequence[Hooks] = (),
+    unique: bool = False,
+    unique_key: Callable[..., Any] | None = None,
+    unique_policy: UniquePolicy = "reject",
+    unique_ttl_s: float = DEFAULT_UNIQUE_TTL_S,
 ) -> Task[..., Any]:
     """Validate a task declaration and build its Task (see ``App.task`` for the options)."""
     task_name = name or fn.__name__
@@ -252,5 +259,6 @@ def make_task(
         version=version,
         module=fn.__module__,
         qualname=fn.__qualname__,
+        unique=make_unique(task_name, unique, unique_key, unique_policy, unique_ttl_s),
     )
     return Task(app, fn, spec, tuple(middleware), tuple(hooks))

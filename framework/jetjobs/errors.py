@@ -8,6 +8,7 @@ The tree::
     │   └── PayloadTooLarge           encoded job is bigger than the server's max_payload
     ├── UnknownTask                   no task of that name is registered (also a LookupError)
     ├── QueueFull                     the queue is at its max_length; nothing was published
+    ├── DuplicateJob                  a unique task has a live job for that key (unique_policy="reject")
     ├── ConnectionFailed              NATS unreachable or refused the connection (also a ConnectionError)
     │   └── ServerTooOld              the server lacks a JetStream feature jetjobs needs
     ├── JobNotFound                   no status is stored for that job id (also a LookupError)
@@ -38,6 +39,7 @@ __all__ = [
     "Cancel",
     "ConfigError",
     "ConnectionFailed",
+    "DuplicateJob",
     "InvalidPayload",
     "JetjobsError",
     "JobCancelled",
@@ -85,6 +87,22 @@ class QueueFull(JetjobsError):
         super().__init__(f"queue {queue!r} is full{limit}; the job was not enqueued")
         self.queue = queue
         self.max_length = max_length
+
+
+class DuplicateJob(JetjobsError):
+    """A ``unique=True`` task already has a live job for this key; nothing was enqueued.
+
+    ``holder`` is the id of the job that holds the key (``app.job(exc.holder)``).
+    """
+
+    def __init__(self, task: str, key: str, holder: str) -> None:
+        super().__init__(
+            f"task {task!r} already has a live job for unique key {key!r}: job {holder} "
+            "(unique_policy='reject'; the key frees when that job ends)"
+        )
+        self.task = task
+        self.key = key
+        self.holder = holder
 
 
 class ConnectionFailed(JetjobsError, ConnectionError):

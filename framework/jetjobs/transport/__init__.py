@@ -8,6 +8,7 @@ from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
 from ._kvstore import Entry, KeyValueStore
+from ._locks import LockStore
 from ._provision import ensure_dlq, ensure_queue, ensure_status_bucket, ensure_stream_exists
 from ._publish import Outbound, Published, StreamMissing, publish, publish_many
 from ._puller import Hint, Mode, Puller
@@ -23,6 +24,7 @@ __all__ = [
     "Entry",
     "Hint",
     "KeyValueStore",
+    "LockStore",
     "Mode",
     "Outbound",
     "Published",

@@ -14,10 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .._context import JobControl
+from .._outcome import Cancelled, Outcome
 from ..transport import CancelStore
+from ._executor import Prepared
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -65,6 +68,21 @@ class CancelWatch:
             self._follow.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._follow
+
+    async def run(self, job: Prepared, execute: Callable[[Prepared], Awaitable[Outcome]]) -> Outcome:
+        """Run ``job`` with ``execute``; a cancel request for it ends it as ``Cancelled``."""
+        job_id = job.record.id
+        self.track(job_id, job.ctx.control, stoppable=job.task.spec.kind != "thread")
+        try:
+            outcome = await execute(job)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if not self.untrack(job_id) or me is None or me.uncancel() > 0:
+                raise  # shutdown: the worker hands the job back
+            return Cancelled(self.requested(job_id) or "cancelled while running")
+        if self.untrack(job_id):  # a thread task that saw the flag (or finished anyway)
+            return Cancelled(self.requested(job_id) or "cancelled while running")
+        return outcome
 
     def requested(self, job_id: str) -> str | None:
         """The reason, if someone asked to cancel this job."""

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from .._context import JobContext
 from .._hooks import run_hooks
 from .._names import check_queue_name
-from .._outcome import Cancelled, Outcome, Requeue
+from .._outcome import Cancelled, Outcome, Requeue, RetryLater
 from .._status import JobState
 from .._wire import now_iso
 from ..errors import ConfigError
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._backlog import BacklogMonitor
-from ..transport import CancelStore, DeadLetterStore, Delivery, StatusStore
+from ..transport import CancelStore, DeadLetterStore, Delivery, LockStore, StatusStore
 from ._cancels import CancelWatch
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
@@ -30,6 +30,7 @@ from ._ratelimit import TokenBucket
 from ._running import RunningMarker
 from ._settler import Settler, worker_id
 from ._steps import StepGuard
+from ._unique import Hold, UniqueGuard
 
 if TYPE_CHECKING:
     from ._host import WorkerApp
@@ -88,6 +89,7 @@ class Worker:
         self._backlog: BacklogMonitor | None = None
         self._marker_task: asyncio.Task[None] | None = None
         self._cancels: CancelWatch | None = None
+        self._unique: UniqueGuard | None = None
 
     @property
     def ready(self) -> bool:
@@ -118,6 +120,8 @@ class Worker:
         self._settler = Settler(self._status, DeadLetterStore(conn))
         self._marker = RunningMarker(self._status)
         self._cancels = CancelWatch(CancelStore(conn, app.settings))
+        if any(t.spec.unique is not None for t in app.tasks.values()):
+            self._unique = UniqueGuard(LockStore(conn, app.settings), app.settings.unique_lock_ttl_s)
         await self._cancels.start()
         self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
         if self._steps is None:
@@ -221,10 +225,8 @@ class Worker:
             if proceed != "run":
                 await self._settle(delivery, prepared, proceed, queue, started_at)
                 return
-        reason = self._cancels.requested(record.id) if self._cancels is not None else None
-        if reason is not None:
-            await self._settle(delivery, prepared, Cancelled(reason), queue, started_at)
-            await self._executor.hooks[prepared.task.name].run(prepared.ctx, Cancelled(reason))
+        go, hold = await self._admit(prepared, queue, started_at)
+        if not go:
             return
         self._marker.started(record.id, running, prepared.ctx.control)
         try:
@@ -232,6 +234,7 @@ class Worker:
         except asyncio.CancelledError:
             self._marker.finished(record.id)
             await self._settle(delivery, prepared, Requeue("worker shutting down"), queue, started_at)
+            await self._leave(prepared, hold, Requeue("worker shutting down"))
             raise
         prepared.progress = self._marker.finished(record.id)
         if step:
@@ -244,26 +247,47 @@ class Worker:
                 await delivery.nak(_STEP_RETRY_S)
                 return
         await self._settle(delivery, prepared, outcome, queue, started_at)
+        await self._leave(prepared, hold, outcome)
         await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
 
-    async def _execute(self, prepared: Prepared) -> Outcome:
-        """Run a job; a cancel request for it (``CancelWatch``) ends it as ``Cancelled``."""
+    async def _admit(self, prepared: Prepared, queue: str, started_at: str) -> tuple[bool, Hold | None]:
+        """May the job run now? Not if it was cancelled; a unique job first waits for its key."""
+        if await self._skip_cancelled(prepared, queue, started_at):
+            return False, None
+        if prepared.task.spec.unique is None or self._unique is None:
+            return True, None
+        hold = await self._unique.enter(prepared)  # waits while another job holds the key
+        if await self._skip_cancelled(prepared, queue, started_at, hold):
+            return False, None
+        return True, hold
+
+    async def _skip_cancelled(self, prepared: Prepared, queue: str, started_at: str, hold: Hold | None = None) -> bool:
+        """Settle a job someone cancelled before it ran; True if it was."""
+        reason = self._cancels.requested(prepared.record.id) if self._cancels is not None else None
+        if reason is None:
+            return False
         assert self._executor is not None
-        cancels = self._cancels
-        if cancels is None:
+        outcome = Cancelled(reason)
+        await self._settle(prepared.delivery, prepared, outcome, queue, started_at)
+        if hold is not None:
+            await self._leave(prepared, hold, outcome)
+        elif prepared.task.spec.unique is not None and self._unique is not None:
+            await self._unique.free(prepared)  # a key taken at enqueue
+        await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
+        return True
+
+    async def _leave(self, prepared: Prepared, hold: Hold | None, outcome: Outcome) -> None:
+        if hold is None or self._unique is None:
+            return
+        spec = prepared.task.spec.unique
+        keep_s = spec.ttl_s if spec is not None else 0.0
+        await self._unique.leave(hold, final=not isinstance(outcome, RetryLater | Requeue), keep_s=keep_s)
+
+    async def _execute(self, prepared: Prepared) -> Outcome:
+        assert self._executor is not None
+        if self._cancels is None:
             return await self._executor.execute(prepared)
-        job_id = prepared.record.id
-        cancels.track(job_id, prepared.ctx.control, stoppable=prepared.task.spec.kind != "thread")
-        try:
-            outcome = await self._executor.execute(prepared)
-        except asyncio.CancelledError:
-            me = asyncio.current_task()
-            if not cancels.untrack(job_id) or me is None or me.uncancel() > 0:
-                raise  # shutdown: hand the job back
-            return Cancelled(cancels.requested(job_id) or "cancelled while running")
-        if cancels.untrack(job_id):
-            return Cancelled(cancels.requested(job_id) or "cancelled while running")
-        return outcome
+        return await self._cancels.run(prepared, self._executor.execute)
 
     async def _execute_step(self, prepared: Prepared) -> Outcome:
         """Run a step in a task of its own, so that cancelling its run can stop just it."""
