@@ -101,7 +101,7 @@ class Producer:
         self._queue_config = queue_config
         self._jobs = jobs
         self.interceptors: list[PublishInterceptor] = []
-        self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
+        self.routes: dict[tuple[str, str | None, str | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
         self.on_published: list[Callable[[Job], None]] = []
         self._locks: transport.LockStore | None = None
@@ -201,7 +201,7 @@ class Producer:
 
     def _prepare(self, request: JobRequest, conn: transport.Connection, now: datetime, enqueued_at: str) -> _Prepared:
         options = request.options
-        route = self._route(request.task, options.queue, options.priority)
+        route = self._route(request.task, options.queue, options.priority, options.version)
         args, kwargs = self._arguments(request)
         job_id = options.job_id or os.urandom(16).hex()
         if options.job_id is not None and not is_valid_job_id(job_id):
@@ -237,20 +237,23 @@ class Producer:
         record = StatusRecord(job_id, request.task, route.queue, route.priority, enqueued_at)
         return _Prepared(out, record, route, scheduled_for=to_iso(due) if due is not None else None)
 
-    def _route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
-        """Where a task's jobs go, checked once per (task, queue, priority) and kept."""
-        key = (task_name, queue, priority)
+    def _route(self, task_name: str, queue: str | None, priority: str | None, version: str | None = None) -> _Route:
+        """Where a task's jobs go, checked once per (task, queue, priority, version) and kept."""
+        key = (task_name, queue, priority, version)
         route = self.routes.get(key)
         if route is None:
-            route = self.routes[key] = self._new_route(task_name, queue, priority)
+            route = self.routes[key] = self._new_route(task_name, queue, priority, version)
         return route
 
-    def _new_route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
+    def _new_route(self, task_name: str, queue: str | None, priority: str | None, version: str | None) -> _Route:
+        if version is not None and (not isinstance(version, str) or not version or "\n" in version):
+            raise InvalidPayload(f"version must be a non-empty one-line string, got {version!r}")
         task = self._tasks.get(task_name)
         if task is not None:
-            queue, priority, version = queue or task.spec.queue, priority or task.spec.priority, task.spec.version
+            queue, priority = queue or task.spec.queue, priority or task.spec.priority
+            version = version or task.spec.version
         elif queue:
-            priority, version = priority or "normal", None
+            priority = priority or "normal"
         else:
             raise UnknownTask(
                 f"task {task_name!r} is not registered in app {self._link.name!r}; "

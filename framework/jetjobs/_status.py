@@ -87,6 +87,7 @@ class JobInfo(BaseModel):
     error: JobError | None = None
     progress: Progress | None = None
     worker: str | None = None
+    waiting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class EnqueueOptions:
     delay_s: float | None = None
     eta: datetime | None = None
     headers: Mapping[str, str] | None = None  # extra wire headers (workflow steps); not for user metadata
+    version: str | None = None  # the task version a worker must have (default: the registered task's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,7 @@ class Task(Generic[P, R]):
         return signature(self, *args, immutable=True, **kwargs)
 
     def options(self, **options: Any) -> BoundTask[P, R]:
-        """Per-job options: job_id, priority, queue, metadata, timeout_s, max_retries, delay_s, eta."""
+        """Per-job options: job_id, priority, queue, metadata, timeout_s, max_retries, delay_s, eta, version."""
         return BoundTask(self, EnqueueOptions(**options))
 
 

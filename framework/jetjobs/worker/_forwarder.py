@@ -14,10 +14,11 @@ from .. import transport
 from .._names import PRIORITIES, Priority
 from .._settings import QueueConfig
 from .._status import JobState, StatusRecord, decode_status
-from .._wire import H_JOB_ID, H_MSG_ID, now_iso
+from .._wire import H_HANDOVERS, H_JOB_ID, H_MSG_ID, now_iso
 from ..errors import JetjobsError, QueueFull
 from ..transport import Connection, Delivery, StatusStore
 from ._fetcher import Source
+from ._handover import handover_msg_id
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -43,6 +44,8 @@ class Forwarder:
         headers = {k: v for k, v in delivery.headers.items() if isinstance(k, str) and not k.startswith("Nats-")}
         job_id = headers.get(H_JOB_ID, "")
         headers[H_MSG_ID] = job_id or f"delayed-{delivery.stream_seq}"
+        if H_HANDOVERS in headers:  # a hand-over waited here: its own id, or the queue would drop it as a duplicate
+            headers[H_MSG_ID] = handover_msg_id(job_id, int(headers[H_HANDOVERS] or 0))
         entry = await self._status.kv.get(job_id) if job_id else None
         out = transport.Outbound(self._queue, self._conn.names.subject(self._queue, priority), delivery.data, headers)
         try:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._names import is_valid_job_id
-from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
+from .._outcome import Cancelled, DeadLetter, ErrorInfo, HandOver, Outcome, Requeue, RetryLater, Succeeded
 from .._status import JobState, StatusRecord, decode_status
 from .._wire import (
     H_DLQ_ATTEMPTS,
@@ -37,6 +37,7 @@ from ..transport import DeadLetterStore, Delivery, StatusStore, StoredMessage
 
 if TYPE_CHECKING:
     from ._executor import Prepared
+    from ._handover import HandOverPublisher
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -48,9 +49,10 @@ def worker_id() -> str:
 
 
 class Settler:
-    def __init__(self, status: StatusStore, dlq: DeadLetterStore) -> None:
+    def __init__(self, status: StatusStore, dlq: DeadLetterStore, handover: HandOverPublisher | None = None) -> None:
         self._status = status
         self._dlq = dlq
+        self._handover = handover
         self._worker = worker_id()
 
     async def settle(
@@ -134,11 +136,28 @@ class Settler:
             )
             await self._status.put(record.id, data)
             await delivery.ack()
+        elif isinstance(outcome, HandOver):
+            await self._hand_over(delivery, record, outcome)
         elif isinstance(outcome, Requeue):
             await self._status.put_nowait(
                 record.id, record.encode(JobState.QUEUED, updated_at=now_iso(), attempts=attempts)
             )
             await delivery.nak()
+
+    async def _hand_over(self, delivery: Delivery, record: StatusRecord, outcome: HandOver) -> None:
+        """Publish the job again for a worker with its version, note why it waits, then ack."""
+        if self._handover is None:
+            await delivery.nak(_DLQ_RETRY_S)
+            return
+        try:
+            await self._handover.publish(delivery, record.queue, outcome.delay_s)
+        except Exception as exc:
+            log.warning("handing job %s over failed (%s); redelivering", record.id, exc)
+            await delivery.nak(_DLQ_RETRY_S)
+            return
+        data = record.encode(JobState.QUEUED, updated_at=now_iso(), waiting=outcome.reason)
+        await self._status.put_nowait(record.id, data)
+        await delivery.ack()
 
     async def _dead_letter(
         self,

@@ -24,6 +24,7 @@ from ._cancels import CancelWatch
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
+from ._handover import HandOverPublisher
 from ._mover import DeadLetterMover, partial_context
 from ._procpool import ProcessPool
 from ._ratelimit import TokenBucket
@@ -116,8 +117,9 @@ class Worker:
             threads=self._threads,
             processes=self._processes,
             unknown_task_retries=app.settings.unknown_task_retries,
+            version_wait_s=app.settings.version_wait_s,
         )
-        self._settler = Settler(self._status, DeadLetterStore(conn))
+        self._settler = Settler(self._status, DeadLetterStore(conn), HandOverPublisher(conn))
         self._marker = RunningMarker(self._status)
         self._cancels = CancelWatch(CancelStore(conn, app.settings))
         if any(t.spec.unique is not None for t in app.tasks.values()):
