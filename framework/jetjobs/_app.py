@@ -128,7 +128,7 @@ class App:
         *,
         name: str | None = None,
         queue: str = DEFAULT_QUEUE,
-        priority: Priority = "normal",
+        priority: Priority | int = "normal",
         max_retries: int = 3,
         retry_backoff: Backoff = "exponential",
         retry_delay_s: float = 1.0,

@@ -101,7 +101,7 @@ class Producer:
         self._queue_config = queue_config
         self._jobs = jobs
         self.interceptors: list[PublishInterceptor] = []
-        self.routes: dict[tuple[str, str | None, str | None, str | None], _Route] = {}
+        self.routes: dict[tuple[str, str | None, str | int | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
         self.on_published: list[Callable[[Job], None]] = []
         self._locks: transport.LockStore | None = None
@@ -237,7 +237,9 @@ class Producer:
         record = StatusRecord(job_id, request.task, route.queue, route.priority, enqueued_at)
         return _Prepared(out, record, route, scheduled_for=to_iso(due) if due is not None else None)
 
-    def _route(self, task_name: str, queue: str | None, priority: str | None, version: str | None = None) -> _Route:
+    def _route(
+        self, task_name: str, queue: str | None, priority: str | int | None, version: str | None = None
+    ) -> _Route:
         """Where a task's jobs go, checked once per (task, queue, priority, version) and kept."""
         key = (task_name, queue, priority, version)
         route = self.routes.get(key)
@@ -245,15 +247,16 @@ class Producer:
             route = self.routes[key] = self._new_route(task_name, queue, priority, version)
         return route
 
-    def _new_route(self, task_name: str, queue: str | None, priority: str | None, version: str | None) -> _Route:
+    def _new_route(self, task_name: str, queue: str | None, priority: str | int | None, version: str | None) -> _Route:
         if version is not None and (not isinstance(version, str) or not version or "\n" in version):
             raise InvalidPayload(f"version must be a non-empty one-line string, got {version!r}")
         task = self._tasks.get(task_name)
         if task is not None:
-            queue, priority = queue or task.spec.queue, priority or task.spec.priority
+            queue = queue or task.spec.queue
+            priority = priority if priority is not None else task.spec.priority
             version = version or task.spec.version
         elif queue:
-            priority = priority or "normal"
+            priority = priority if priority is not None else "normal"
         else:
             raise UnknownTask(
                 f"task {task_name!r} is not registered in app {self._link.name!r}; "
@@ -263,7 +266,8 @@ class Producer:
         checked = check_priority(priority)
         cfg = self._queue_config(queue)
         if checked not in cfg.priorities:
-            raise ConfigError(f"queue {queue!r} has no {priority!r} priority")
+            mapped = f" ({priority} maps to {checked!r})" if isinstance(priority, int) else ""
+            raise ConfigError(f"queue {queue!r} has no {checked!r} priority{mapped}")
         names = self._link.connection.names
         return _Route(
             queue,

@@ -74,7 +74,7 @@ class EnqueueOptions:
     """Per-job choices that are not task arguments."""
 
     job_id: str | None = None
-    priority: Priority | None = None
+    priority: Priority | int | None = None
     queue: str | None = None
     metadata: Mapping[str, str] | None = None
     timeout_s: float | None = None
@@ -204,7 +204,7 @@ def make_task(
     *,
     name: str | None = None,
     queue: str = DEFAULT_QUEUE,
-    priority: Priority = "normal",
+    priority: Priority | int = "normal",
     max_retries: int = 3,
     retry_backoff: Backoff = "exponential",
     retry_delay_s: float = 1.0,
@@ -229,7 +229,7 @@ def make_task(
     if not task_name or any(c.isspace() for c in task_name):
         raise ConfigError(f"invalid task name {task_name!r}")
     check_queue_name(queue)
-    check_priority(priority)
+    priority = check_priority(priority)
     if timeout_s is not None and not timeout_s > 0:
         raise ConfigError(f"task {task_name!r}: timeout_s must be > 0")
     if not isinstance(retry_for, tuple):

@@ -19,7 +19,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     enqueue.add_argument("--args", help="positional arguments as a JSON array, e.g. '[\"a@example.com\"]'")
     enqueue.add_argument("--kwargs", help='keyword arguments as a JSON object, e.g. \'{"subject": "hi"}\'')
     enqueue.add_argument("--queue", help="queue (required unless --app registers the task)")
-    enqueue.add_argument("--priority", choices=["high", "normal", "low"])
+    enqueue.add_argument(
+        "--priority", type=_priority, help="high, normal, low, or an integer (>= 5 high, <= -5 low, else normal)"
+    )
     enqueue.add_argument("--job-id", help="idempotency key (default: random)")
     enqueue.add_argument("--delay", help="run later: 30s, 5m, 1h30m... (a delayed job)")
     enqueue.add_argument("--wait", action="store_true", help="wait for the result and print it")
@@ -42,11 +44,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tasks.set_defaults(func=cmd_tasks)
 
 
+def _priority(text: str) -> str | int:
+    try:
+        return int(text)
+    except ValueError:
+        if text not in ("high", "normal", "low"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not high, normal, low or an integer") from None
+        return text
+
+
 def cmd_enqueue(args: argparse.Namespace) -> int:
     call_args = parse_json_arg(args.args, "--args", list)
     call_kwargs = parse_json_arg(args.kwargs, "--kwargs", dict)
     options: dict[str, Any] = {
-        k: v for k, v in (("queue", args.queue), ("priority", args.priority), ("job_id", args.job_id)) if v
+        k: v
+        for k, v in (("queue", args.queue), ("priority", args.priority), ("job_id", args.job_id))
+        if v is not None and v != ""
     }
     if args.delay:
         options["delay_s"] = parse_duration(args.delay).total_seconds()
