@@ -13,6 +13,7 @@ from ._canvas import Canvas
 from ._dead_letters import DeadLetters
 from ._hooks import Hooks
 from ._job import Job
+from ._limits import TimeoutAction
 from ._link import Link
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
@@ -147,6 +148,9 @@ class App:
         unique_key: Callable[..., Any] | None = None,
         unique_policy: UniquePolicy = "reject",
         unique_ttl_s: float = DEFAULT_UNIQUE_TTL_S,
+        timeout_action: TimeoutAction = "retry",
+        max_memory: int | str | None = None,
+        cpu_limit: float | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, Ty
 from ._canvas import Signature as CanvasSignature
 from ._canvas import signature
 from ._job import Job
+from ._limits import Limits, TimeoutAction, check_timeout_action, make_limits
 from ._names import Priority, check_priority, check_queue_name
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
@@ -46,6 +47,8 @@ class TaskSpec:
     module: str
     qualname: str
     unique: UniqueSpec | None = None
+    timeout_action: TimeoutAction = "retry"
+    limits: Limits | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary (the 'routes' view Celery users know)."""
@@ -61,6 +64,9 @@ class TaskSpec:
             "retry_jitter": self.retry.jitter,
             "retry_for": [t.__qualname__ for t in self.retry.retry_for],
             "timeout_s": self.timeout_s,
+            "timeout_action": self.timeout_action,
+            "max_memory": self.limits.memory_text if self.limits is not None else None,
+            "cpu_limit": self.limits.cpu if self.limits is not None else None,
             "store_result": self.store_result,
             "version": self.version,
             "unique": self.unique.policy if self.unique is not None else None,
@@ -223,6 +229,9 @@ def make_task(
     unique_key: Callable[..., Any] | None = None,
     unique_policy: UniquePolicy = "reject",
     unique_ttl_s: float = DEFAULT_UNIQUE_TTL_S,
+    timeout_action: TimeoutAction = "retry",
+    max_memory: int | str | None = None,
+    cpu_limit: float | None = None,
 ) -> Task[..., Any]:
     """Validate a task declaration and build its Task (see ``App.task`` for the options)."""
     task_name = name or fn.__name__
@@ -261,5 +270,7 @@ def make_task(
         module=fn.__module__,
         qualname=fn.__qualname__,
         unique=make_unique(task_name, unique, unique_key, unique_policy, unique_ttl_s),
+        timeout_action=check_timeout_action(task_name, timeout_action),
+        limits=make_limits(task_name, kind, max_memory, cpu_limit),
     )
     return Task(app, fn, spec, tuple(middleware), tuple(hooks))

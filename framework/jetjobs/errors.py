@@ -14,6 +14,7 @@ The tree::
     ├── JobNotFound                   no status is stored for that job id (also a LookupError)
     ├── ResultTimeout                 the job did not finish in time (also a TimeoutError)
     ├── JobTimeout                    a running job exceeded its timeout_s (also a TimeoutError)
+    ├── ResourceLimitExceeded         a cpu_bound job went over its max_memory (never retried)
     ├── JobFailed                     the job ended failed/dead; carries the remote error
     │   └── JobCancelled              the job was cancelled
     ├── WorkflowFailed                a workflow run ended without success; names the failing step
@@ -49,6 +50,7 @@ __all__ = [
     "OutputTooLarge",
     "PayloadTooLarge",
     "QueueFull",
+    "ResourceLimitExceeded",
     "ResultTimeout",
     "Retry",
     "ServerTooOld",
@@ -123,6 +125,10 @@ class ResultTimeout(JetjobsError, TimeoutError):
 
 class JobTimeout(JetjobsError, TimeoutError):
     """A job ran longer than its ``timeout_s`` and was stopped."""
+
+
+class ResourceLimitExceeded(JetjobsError):
+    """A ``cpu_bound`` job went over its ``max_memory``; the job fails without a retry."""
 
 
 class JobFailed(JetjobsError):

@@ -29,3 +29,26 @@ def count_up(steps: int, gate: str) -> int:
     while not Path(gate).exists():
         time.sleep(0.01)
     return steps
+
+
+def register_limits(app: App) -> None:
+    app.task(queue="cpu", cpu_bound=True, max_memory="256MiB", max_retries=3)(allocate)
+    app.task(queue="cpu", cpu_bound=True, cpu_limit=0.25, timeout_s=60)(burn)
+    app.task(queue="cpu", cpu_bound=True, timeout_s=60)(burn_free)
+
+
+def allocate(mib: int) -> int:
+    """bytes(n) is calloc'ed: untouched pages cost no memory, so only the limit makes it fail."""
+    return len(bytes(mib * 1024 * 1024))
+
+
+def burn(cpu_s: float) -> float:
+    """Spin for ``cpu_s`` of CPU time; return the share of one core it got (CPU time / wall time)."""
+    start_wall, start_cpu = time.monotonic(), time.process_time()
+    while time.process_time() - start_cpu < cpu_s:
+        pass
+    return (time.process_time() - start_cpu) / (time.monotonic() - start_wall)
+
+
+def burn_free(cpu_s: float) -> float:
+    return burn(cpu_s)

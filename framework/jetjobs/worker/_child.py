@@ -7,18 +7,21 @@ back as values with their class hierarchy so the parent can apply retry_for.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import resource
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
 from .._context import JobContext, JobControl, set_current
 from .._outcome import ErrorInfo
 from .._signature import Signature
-from ..errors import Cancel, Retry
+from ..errors import Cancel, ResourceLimitExceeded, Retry
 
 PROGRESS_PREFIX = b'{"progress":'
 _PROGRESS_EVERY_S = 0.2
@@ -95,10 +98,36 @@ def _run(
         fn, signature = _resolve(request["module"], request["qualname"], request["name"], cache)
         set_current(JobContext(**request["context"], control=JobControl(on_report=progress)))
         args, kwargs = signature.decode_call(request["args"], request["kwargs"])
-        result = signature.encode_result(fn(*args, **kwargs))
+        with _memory_limit(request.get("max_memory")):
+            value = fn(*args, **kwargs)
+        result = signature.encode_result(value)
+    except MemoryError as exc:
+        if not request.get("max_memory"):
+            return _error_reply(exc)
+        return _error_reply(
+            ResourceLimitExceeded(
+                f"task {request['name']} went over max_memory={request['max_memory_text']} "
+                f"(address space of its process, RLIMIT_AS): {type(exc).__name__} {exc}".rstrip()
+            )
+        )
     except BaseException as exc:
         return _error_reply(exc)
     return b'{"ok":true,"result":' + result + b"}"
+
+
+@contextlib.contextmanager
+def _memory_limit(limit: int | None) -> Iterator[None]:
+    """Cap the address space of this process while the task runs (soft limit, restored after)."""
+    if not limit:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    capped = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (capped, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _resolve(

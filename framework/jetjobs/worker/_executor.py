@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .._context import JobContext, reset_current, set_current
 from .._hooks import HookRunner, is_active
 from .._middleware import Invoke, build_chain
-from .._outcome import DeadLetter, ErrorInfo, HandOver, Outcome, RetryLater, Succeeded, decide
+from .._outcome import DeadLetter, ErrorInfo, HandOver, Outcome, RemoteError, RetryLater, Succeeded, decide
 from .._retry import LOST_DELIVERY_SLACK, RetryPolicy, policy_from_json, retry_delay
 from .._status import StatusRecord
 from .._wire import JobHeaders, decode_body, decode_headers, parse_iso
@@ -162,6 +162,9 @@ class Executor:
             value = await self._chains[job.task.name](job.ctx)
             return Succeeded(job.task.signature.encode_result(value) if job.task.spec.store_result else b"null")
         except Exception as exc:
+            final = _final_error(exc, job.task)
+            if final is not None:
+                return final
             return decide(exc, job.ctx.attempt, job.policy)
         finally:
             reset_current(token)
@@ -180,6 +183,9 @@ class Executor:
         return await self._processes.run(task.spec, wire_args, wire_kwargs, ctx, ctx.timeout_s)
 
 
+LIMIT_ERROR = "jetjobs.errors.ResourceLimitExceeded"
+
+
 async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:
     if ctx.timeout_s is None:
         return await awaitable
@@ -190,6 +196,15 @@ async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:
         if deadline.expired():
             raise JobTimeout(f"task {ctx.task} ran longer than {ctx.timeout_s:g}s") from None
         raise
+
+
+def _final_error(exc: Exception, task: Task[..., Any]) -> DeadLetter | None:
+    """The end of a job whose error allows no retry, whatever its retry policy."""
+    if isinstance(exc, JobTimeout) and task.spec.timeout_action == "fail":
+        return DeadLetter(ErrorInfo.from_exception(exc), "timed out (timeout_action='fail')")
+    if isinstance(exc, RemoteError) and exc.info.type == LIMIT_ERROR:
+        return DeadLetter(exc.info, "over its max_memory")
+    return None
 
 
 def handover_delay(handovers: int) -> float:

@@ -23,6 +23,7 @@ from .._task import TaskSpec
 from ..errors import Cancel, JobTimeout, Retry
 from ._child import PROGRESS_PREFIX as _PROGRESS
 from ._child import child_main
+from ._throttle import CpuThrottle, running
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -96,6 +97,7 @@ class ProcessPool:
         timeout_s: float | None,
     ) -> Any:
         """Run one job in a child; return its result (JSON-decoded: it crossed as JSON) or raise its error."""
+        limits = spec.limits
         payload = json.dumps(
             {
                 "module": spec.module,
@@ -104,13 +106,17 @@ class ProcessPool:
                 "args": args,
                 "kwargs": kwargs,
                 "context": _context_fields(ctx),
+                "max_memory": limits.memory if limits is not None else None,
+                "max_memory_text": limits.memory_text if limits is not None else None,
             }
         ).encode()
         async with self._slots:
             child = self._idle.pop() if self._idle else await asyncio.to_thread(_Child, self._mp)
             self._busy.add(child)
+            pid = child.process.pid
+            throttle = CpuThrottle(pid, limits.cpu) if limits is not None and limits.cpu and pid else None
             try:
-                async with asyncio.timeout(timeout_s):
+                async with asyncio.timeout(timeout_s), running(throttle):
                     reply = await child.call(payload, ctx.control)
             except TimeoutError:
                 child.kill()
