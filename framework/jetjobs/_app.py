@@ -22,7 +22,7 @@ from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
-from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, make_task
+from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, class_defaults, make_task
 from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy
 from ._wire import parse_iso
 from .errors import ConfigError
@@ -151,6 +151,7 @@ class App:
         timeout_action: TimeoutAction = "retry",
         max_memory: int | str | None = None,
         cpu_limit: float | None = None,
+        base: type[Task[..., Any]] = Task,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -179,6 +180,9 @@ class App:
         return lambda f: self._register(f, **options)
 
     def _register(self, fn: Callable[..., Any], **options: Any) -> Task[..., Any]:
+        base = options.get("base")
+        if base is not None:
+            options = {**class_defaults(base), **options}
         task = make_task(self, fn, **options)
         if task.name in self.tasks:
             raise ConfigError(f"task {task.name!r} is registered twice in app {self.name!r}")

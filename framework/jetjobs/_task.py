@@ -18,11 +18,13 @@ from ._names import Priority, check_priority, check_queue_name
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
 from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy, UniqueSpec, make_unique
-from .errors import ConfigError
+from .errors import ConfigError, InvalidPayload
 
 if TYPE_CHECKING:
+    from ._context import JobContext
     from ._hooks import Hooks
     from ._middleware import Middleware
+    from ._outcome import ErrorInfo
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -117,7 +119,7 @@ class TaskOwner(Protocol):
 
 
 class Task(Generic[P, R]):
-    """A function registered with ``@app.task``.
+    """A function registered with ``@app.task``; also the base class of task classes.
 
     Calling the task runs the function here and now; ``enqueue`` sends it to a worker.
 
@@ -126,6 +128,31 @@ class Task(Generic[P, R]):
         job = await send_email.enqueue("a@example.com", subject="hi")
         urgent = send_email.options(priority="high", job_id="welcome-42")
         job = await urgent.enqueue("b@example.com", subject="yo")
+
+    **Task classes.** Subclass ``Task`` to share defaults and behaviour between tasks, and
+    register functions with ``@app.task(base=YourClass)``: class attributes named like
+    ``@app.task`` options (``queue``, ``max_retries``, ``timeout_s``...) are defaults that
+    the decorator's own options override; ``validate_input`` runs before the call (at
+    enqueue and in the worker), ``report_result`` after a successful call (in the worker),
+    and ``on_success`` / ``on_retry`` / ``on_failure`` / ``on_cancel`` are hooks::
+
+        class ProcessingTask(jetjobs.Task):
+            queue = "processing"
+            max_retries = 5
+            timeout_s = 120
+
+            def validate_input(self, doc_id: int, **kwargs: Any) -> None:
+                if doc_id <= 0:
+                    raise ValueError("doc_id must be positive")
+
+            def report_result(self, result: Any) -> None:
+                stats.record(self.name, result)
+
+            def on_failure(self, job, error, state) -> None:
+                alerts.send(f"{job.id}: {error.message}")
+
+        @app.task(base=ProcessingTask, timeout_s=600)     # overrides the class's timeout_s
+        async def process(doc_id: int) -> dict: ...
     """
 
     def __init__(
@@ -143,6 +170,42 @@ class Task(Generic[P, R]):
         self.hooks = hooks
         self.signature = Signature(fn, spec.name)
         functools.update_wrapper(self, fn)
+        method_hooks = _method_hooks(self)
+        if method_hooks is not None:
+            self.hooks = (*hooks, method_hooks)
+
+    # -- task classes: override in a subclass (see the class docstring) --------------
+
+    def validate_input(self, *args: Any, **kwargs: Any) -> None:
+        """Check the arguments before the call; raise to refuse them (at enqueue: InvalidPayload)."""
+
+    def report_result(self, result: Any) -> Any:
+        """Called in the worker with the return value of a successful call, before it is stored (may be async)."""
+
+    def on_success(self, job: JobContext, result_json: bytes) -> Any:
+        """Hook: the attempt succeeded."""
+
+    def on_retry(self, job: JobContext, error: ErrorInfo, delay_s: float) -> Any:
+        """Hook: the attempt failed and the job will run again after ``delay_s``."""
+
+    def on_failure(self, job: JobContext, error: ErrorInfo, state: str) -> Any:
+        """Hook: the job failed for good and went to the DLQ."""
+
+    def on_cancel(self, job: JobContext, reason: str) -> Any:
+        """Hook: the job was cancelled."""
+
+    def checks_input(self) -> bool:
+        return type(self).validate_input is not Task.validate_input
+
+    def reports_result(self) -> bool:
+        return type(self).report_result is not Task.report_result
+
+    def check_input(self, args: tuple[Any, ...] | list[Any], kwargs: Mapping[str, Any]) -> None:
+        """Run ``validate_input``; its error becomes InvalidPayload naming the task."""
+        try:
+            self.validate_input(*args, **kwargs)
+        except Exception as exc:
+            raise InvalidPayload(f"task {self.name!r}: validate_input refused the arguments: {exc}") from exc
 
     @property
     def name(self) -> str:
@@ -156,6 +219,8 @@ class Task(Generic[P, R]):
 
     def call(self, *args: P.args, **kwargs: P.kwargs) -> JobRequest:
         """Validate arguments and return a JobRequest (for ``App.enqueue_many``)."""
+        if self.checks_input():
+            self.check_input(args, kwargs)
         wire_args, wire_kwargs = self.signature.encode_call(args, kwargs)
         return JobRequest(self.spec.name, wire_args, wire_kwargs, encoded=True)
 
@@ -197,6 +262,46 @@ class BoundTask(Generic[P, R]):
         return await self._task.app.enqueue_request(self.call(*args, **kwargs))
 
 
+_HOOK_METHODS = ("on_success", "on_retry", "on_failure", "on_cancel")
+# Options a task class may set as class attributes (``name`` is the task's own).
+TASK_OPTIONS = (
+    "queue", "priority", "max_retries", "retry_backoff", "retry_delay_s", "retry_max_delay_s", "retry_factor",
+    "retry_jitter", "retry_for", "timeout_s", "store_result", "cpu_bound", "description", "version", "middleware",
+    "hooks", "unique", "unique_key", "unique_policy", "unique_ttl_s", "timeout_action", "max_memory", "cpu_limit",
+)  # fmt: skip
+
+
+def class_defaults(base: type[Task[..., Any]]) -> dict[str, Any]:
+    """The option defaults a task class sets as class attributes (nearest class wins)."""
+    if not (isinstance(base, type) and issubclass(base, Task)):
+        raise ConfigError(f"base must be a subclass of jetjobs.Task, got {base!r}")
+    defaults: dict[str, Any] = {}
+    for cls in reversed(base.__mro__):
+        if cls is Task or not issubclass(cls, Task):
+            continue
+        for key, value in vars(cls).items():
+            if key in TASK_OPTIONS:
+                defaults[key] = value.__func__ if isinstance(value, staticmethod) else value
+    return defaults
+
+
+def _method_hooks(task: Task[..., Any]) -> Hooks | None:
+    """The hook methods a task class overrides, as a Hooks object (None if it overrides none)."""
+    from ._hooks import Hooks
+
+    names = [n for n in _HOOK_METHODS if getattr(type(task), n) is not getattr(Task, n)]
+    if not names:
+        return None
+    methods = {n: functools.partialmethod(_delegate, n) for n in names}
+    kind = type(f"{type(task).__name__}Hooks", (Hooks,), {**methods, "_task": task})
+    hooks: Hooks = kind()
+    return hooks
+
+
+def _delegate(self: Any, name: str, *args: Any) -> Any:
+    return getattr(self._task, name)(*args)
+
+
 def task_kind(fn: Callable[..., Any], cpu_bound: bool) -> TaskKind:
     is_async = inspect.iscoroutinefunction(fn) or asyncio.iscoroutinefunction(fn)
     if cpu_bound:
@@ -232,6 +337,7 @@ def make_task(
     timeout_action: TimeoutAction = "retry",
     max_memory: int | str | None = None,
     cpu_limit: float | None = None,
+    base: type[Task[..., Any]] = Task,
 ) -> Task[..., Any]:
     """Validate a task declaration and build its Task (see ``App.task`` for the options)."""
     task_name = name or fn.__name__
@@ -273,4 +379,4 @@ def make_task(
         timeout_action=check_timeout_action(task_name, timeout_action),
         limits=make_limits(task_name, kind, max_memory, cpu_limit),
     )
-    return Task(app, fn, spec, tuple(middleware), tuple(hooks))
+    return base(app, fn, spec, tuple(middleware), tuple(hooks))

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
+import inspect
 import logging
 import time
 from collections.abc import Mapping
@@ -170,6 +171,16 @@ class Executor:
             reset_current(token)
 
     async def _invoke(self, task: Task[..., Any], ctx: JobContext) -> Any:
+        if task.checks_input():
+            task.check_input(ctx.args, ctx.kwargs)
+        value = await self._call(task, ctx)
+        if task.reports_result():
+            reported = task.report_result(value)
+            if inspect.isawaitable(reported):
+                await reported
+        return value
+
+    async def _call(self, task: Task[..., Any], ctx: JobContext) -> Any:
         kind = task.spec.kind
         if kind == "async":
             return await _with_timeout(task.fn(*ctx.args, **ctx.kwargs), ctx)
@@ -202,6 +213,8 @@ def _final_error(exc: Exception, task: Task[..., Any]) -> DeadLetter | None:
     """The end of a job whose error allows no retry, whatever its retry policy."""
     if isinstance(exc, JobTimeout) and task.spec.timeout_action == "fail":
         return DeadLetter(ErrorInfo.from_exception(exc), "timed out (timeout_action='fail')")
+    if isinstance(exc, InvalidPayload) and task.checks_input():  # validate_input said no: retrying cannot help
+        return DeadLetter(ErrorInfo.from_exception(exc), "invalid arguments", state="dead")
     if isinstance(exc, RemoteError) and exc.info.type == LIMIT_ERROR:
         return DeadLetter(exc.info, "over its max_memory")
     return None
