@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import Any, ParamSpec, TypeVar, overload
 from . import telemetry, transport
 from ._canvas import Canvas
 from ._dead_letters import DeadLetters
+from ._defaults import merged
 from ._hooks import Hooks
 from ._job import Job
 from ._limits import TimeoutAction
 from ._link import Link
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
+from ._options import check_task_options, schedule_fields
 from ._producer import Producer
 from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
@@ -76,6 +79,8 @@ class App:
         self.middleware: list[Middleware] = list(middleware)
         self.hooks: list[Hooks] = list(hooks)
         self._queues: dict[str, QueueConfig] = {}
+        self._declared: dict[str, Mapping[str, Any]] = {}  # each task's own options, to re-apply defaults
+        self._config_schedules_done = False
         for queue, cfg in (queues or {}).items():
             self.queue(queue, cfg)
         # The collaborators, each handed what it uses (see docs/architecture.md).
@@ -108,6 +113,11 @@ class App:
         self._queues[name] = base
         if hasattr(self, "producer"):
             self.producer.routes.clear()  # routes carry queue settings
+        for task_name, options in self._declared.items():  # tasks declared before their queue
+            task = self.tasks[task_name]
+            if task.spec.queue == name:
+                fresh = make_task(self, task.fn, **self._with_defaults(options))
+                task.spec = dataclasses.replace(task.spec, retry=fresh.spec.retry)
         return self.queue_config(name)
 
     def queue_config(self, name: str) -> QueueConfig:
@@ -180,14 +190,34 @@ class App:
         return lambda f: self._register(f, **options)
 
     def _register(self, fn: Callable[..., Any], **options: Any) -> Task[..., Any]:
-        base = options.get("base")
-        if base is not None:
-            options = {**class_defaults(base), **options}
-        task = make_task(self, fn, **options)
+        check_task_options(options)
+        task = make_task(self, fn, **self._with_defaults(options))
         if task.name in self.tasks:
             raise ConfigError(f"task {task.name!r} is registered twice in app {self.name!r}")
         self.tasks[task.name] = task
+        self._declared[task.name] = options
         return task
+
+    def _with_defaults(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A task's options over its class's, its queue's retry policy and the app's (docs/guide.md#defaults)."""
+        base = options.get("base")
+        declared = {**class_defaults(base), **options} if base is not None else dict(options)
+        queue = self.queue_config(declared.get("queue") or DEFAULT_QUEUE)
+        return {**merged(self.settings.retry_policy, queue.retry_policy), **declared}
+
+    def _default_tz(self, queue: str | None, task: str) -> str:
+        registered = self.tasks.get(task)
+        name = queue or (registered.spec.queue if registered is not None else None)
+        queue_tz = self.queue_config(name).timezone if name else None
+        return queue_tz or self.settings.timezone or "UTC"
+
+    def _apply_config_schedules(self) -> None:
+        """Declare the schedules of ``scheduler: tasks:`` in settings (once; their tasks are registered by now)."""
+        if self._config_schedules_done or self.settings.scheduler is None:
+            return
+        self._config_schedules_done = True
+        for entry in self.settings.scheduler.tasks:
+            self.register_periodic(entry.task or entry.name, name=entry.name, **schedule_fields(entry))
 
     def periodic(
         self,
@@ -218,6 +248,7 @@ class App:
 
         def register(fn: Callable[P, R]) -> Task[P, R]:
             task: Task[P, R] = self._register(fn, **options)  # type: ignore[assignment]
+            fields.setdefault("tz", self._default_tz(task.spec.queue, task.name))
             try:
                 self.schedules.declare(
                     task.name, name=name, cron=cron, every=every, schedule=schedule, args=args, kwargs=kwargs, **fields
@@ -240,6 +271,7 @@ class App:
                                   queue="maintenance", args=["full"])
             app.register_periodic("monitoring.health_check", schedule=timedelta(minutes=5))
         """
+        fields.setdefault("tz", self._default_tz(fields.get("queue"), task))
         self.schedules.declare(task, name=name, schedule=schedule, **fields)
 
     def bulk_register_periodic(
@@ -251,6 +283,7 @@ class App:
 
     def periodic_tasks(self) -> dict[str, dict[str, Any]]:
         """Code schedules: name -> task, schedule, args, kwargs, queue and next fire."""
+        self._apply_config_schedules()
         return self.schedules.describe()
 
     def task_specs(self) -> list[TaskSpec]:
@@ -261,6 +294,7 @@ class App:
 
     async def connect(self) -> None:
         """Connect to NATS and make sure the status bucket exists. Idempotent."""
+        self._apply_config_schedules()
         await self.link.connect()
 
     async def _connected(self) -> transport.Connection:

@@ -15,6 +15,7 @@ from ._canvas import signature
 from ._job import Job
 from ._limits import Limits, TimeoutAction, check_timeout_action, make_limits
 from ._names import Priority, check_priority, check_queue_name
+from ._options import CLASS_OPTIONS
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
 from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy, UniqueSpec, make_unique
@@ -263,12 +264,6 @@ class BoundTask(Generic[P, R]):
 
 
 _HOOK_METHODS = ("on_success", "on_retry", "on_failure", "on_cancel")
-# Options a task class may set as class attributes (``name`` is the task's own).
-TASK_OPTIONS = (
-    "queue", "priority", "max_retries", "retry_backoff", "retry_delay_s", "retry_max_delay_s", "retry_factor",
-    "retry_jitter", "retry_for", "timeout_s", "store_result", "cpu_bound", "description", "version", "middleware",
-    "hooks", "unique", "unique_key", "unique_policy", "unique_ttl_s", "timeout_action", "max_memory", "cpu_limit",
-)  # fmt: skip
 
 
 def class_defaults(base: type[Task[..., Any]]) -> dict[str, Any]:
@@ -280,7 +275,7 @@ def class_defaults(base: type[Task[..., Any]]) -> dict[str, Any]:
         if cls is Task or not issubclass(cls, Task):
             continue
         for key, value in vars(cls).items():
-            if key in TASK_OPTIONS:
+            if key in CLASS_OPTIONS:
                 defaults[key] = value.__func__ if isinstance(value, staticmethod) else value
     return defaults
 
