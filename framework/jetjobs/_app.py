@@ -25,7 +25,7 @@ from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
-from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, class_defaults, make_task
+from ._task import DEFAULT_QUEUE, JobRequest, Task, TaskSpec, class_defaults, enqueue_options, make_task
 from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy
 from ._wire import parse_iso
 from .errors import ConfigError
@@ -386,7 +386,7 @@ class App:
         if isinstance(task, Canvas):
             return await self.execute_canvas(task, **options)
         name = task.name if isinstance(task, Task) else task
-        request = JobRequest(name, tuple(args), dict(kwargs or {}), EnqueueOptions(**options))
+        request = JobRequest(name, tuple(args), dict(kwargs or {}), enqueue_options(options))
         return await self.producer.send(request)
 
     async def enqueue_request(self, request: JobRequest) -> Job:

@@ -15,7 +15,7 @@ from ._canvas import signature
 from ._job import Job
 from ._limits import Limits, TimeoutAction, check_timeout_action, make_limits
 from ._names import Priority, check_priority, check_queue_name
-from ._options import CLASS_OPTIONS
+from ._options import CLASS_OPTIONS, unknown_option
 from ._retry import Backoff, RetryPolicy
 from ._signature import Signature
 from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy, UniqueSpec, make_unique
@@ -107,6 +107,15 @@ class JobRequest:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     options: EnqueueOptions = field(default_factory=EnqueueOptions)
     encoded: bool = False  # args already validated and JSON-ready
+
+
+def enqueue_options(options: Mapping[str, Any]) -> EnqueueOptions:
+    """EnqueueOptions from keyword arguments; an unknown one is a ConfigError naming the closest."""
+    valid = tuple(f for f in EnqueueOptions.__dataclass_fields__ if f != "headers")
+    for option in options:
+        if option not in valid:
+            raise unknown_option(option, valid, "enqueue")
+    return EnqueueOptions(**options)
 
 
 Enqueue = Callable[[JobRequest], Awaitable[Job]]
@@ -246,7 +255,7 @@ class Task(Generic[P, R]):
 
     def options(self, **options: Any) -> BoundTask[P, R]:
         """Per-job options: job_id, priority, queue, metadata, timeout_s, max_retries, delay_s, eta, version."""
-        return BoundTask(self, EnqueueOptions(**options))
+        return BoundTask(self, enqueue_options(options))
 
 
 class BoundTask(Generic[P, R]):

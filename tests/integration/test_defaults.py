@@ -191,3 +191,11 @@ async def _heartbeats(app: App):  # type: ignore[no-untyped-def]
             info = json.loads(entry.value)
             if info["state"] == JobState.SUCCEEDED.value:
                 yield info["result"]
+
+
+async def test_an_unknown_enqueue_option_names_it_and_the_closest(tmp_path: Path) -> None:
+    app = _spec_app(tmp_path)
+    with pytest.raises(ConfigError, match=r"unknown enqueue option 'delay'; did you mean 'delay_s'\?"):
+        app.tasks["cleanup"].options(delay=5)
+    with pytest.raises(ConfigError, match=r"unknown enqueue option 'timeout'; did you mean timeout_s\?"):
+        await app.enqueue("cleanup", timeout=5)
