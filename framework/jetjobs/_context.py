@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import math
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,17 +22,17 @@ class JobControl:
     __slots__ = ("_cancelled", "_on_report", "latest", "version")
 
     def __init__(self, on_report: Callable[[JobControl], None] | None = None) -> None:
-        self._cancelled = threading.Event()
+        self._cancelled = False  # a plain flag: one attribute write, read from any thread
         self._on_report = on_report
         self.latest: dict[str, Any] | None = None
         self.version = 0
 
     def cancel(self) -> None:
-        self._cancelled.set()
+        self._cancelled = True
 
     @property
     def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def report(self, fraction: float, message: str | None = None) -> None:
         if not isinstance(fraction, int | float) or math.isnan(fraction) or not 0.0 <= fraction <= 1.0:

@@ -72,7 +72,7 @@ class Executor:
         self._chains: dict[str, Invoke] = {
             name: build_chain(
                 [m for m in (*app.middleware, *task.middleware) if is_active(m)],
-                functools.partial(self._invoke, task),
+                functools.partial(self._invoke_class if _has_class_methods(task) else self._invoke, task),
             )
             for name, task in app.tasks.items()
         }
@@ -170,17 +170,18 @@ class Executor:
         finally:
             reset_current(token)
 
-    async def _invoke(self, task: Task[..., Any], ctx: JobContext) -> Any:
+    async def _invoke_class(self, task: Task[..., Any], ctx: JobContext) -> Any:
+        """A task class's ``validate_input`` before the call and ``report_result`` after."""
         if task.checks_input():
             task.check_input(ctx.args, ctx.kwargs)
-        value = await self._call(task, ctx)
+        value = await self._invoke(task, ctx)
         if task.reports_result():
             reported = task.report_result(value)
             if inspect.isawaitable(reported):
                 await reported
         return value
 
-    async def _call(self, task: Task[..., Any], ctx: JobContext) -> Any:
+    async def _invoke(self, task: Task[..., Any], ctx: JobContext) -> Any:
         kind = task.spec.kind
         if kind == "async":
             return await _with_timeout(task.fn(*ctx.args, **ctx.kwargs), ctx)
@@ -207,6 +208,10 @@ async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:
         if deadline.expired():
             raise JobTimeout(f"task {ctx.task} ran longer than {ctx.timeout_s:g}s") from None
         raise
+
+
+def _has_class_methods(task: Task[..., Any]) -> bool:
+    return task.checks_input() or task.reports_result()
 
 
 def _final_error(exc: Exception, task: Task[..., Any]) -> DeadLetter | None:

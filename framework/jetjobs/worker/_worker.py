@@ -213,23 +213,13 @@ class Worker:
             worker=self._worker_id,
         )
         step = steps is not None and steps.is_step(delivery.headers)
-        if step:
-            assert steps is not None
-            try:
-                proceed = await steps.before(prepared)
-            except Exception as exc:
-                log.warning("workflow step %s: start fence failed (%s); redelivering", record.id, exc)
-                await delivery.nak(_STEP_RETRY_S)
-                return
-            if proceed == "skip":
-                await delivery.ack()
-                return
-            if proceed != "run":
-                await self._settle(delivery, prepared, proceed, queue, started_at)
-                return
-        go, hold = await self._admit(prepared, queue, started_at)
-        if not go:
+        if step and not await self._fence(prepared, queue, started_at):
             return
+        hold = None
+        if prepared.task.spec.unique is not None or self._cancel_requested(prepared):
+            go, hold = await self._admit(prepared, queue, started_at)
+            if not go:
+                return
         self._marker.started(record.id, running, prepared.ctx.control)
         try:
             outcome = await (self._execute_step(prepared) if step else self._execute(prepared))
@@ -249,8 +239,30 @@ class Worker:
                 await delivery.nak(_STEP_RETRY_S)
                 return
         await self._settle(delivery, prepared, outcome, queue, started_at)
-        await self._leave(prepared, hold, outcome)
+        if hold is not None:
+            await self._leave(prepared, hold, outcome)
         await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
+
+    async def _fence(self, prepared: Prepared, queue: str, started_at: str) -> bool:
+        """A workflow step's start fence: True if the step runs now."""
+        assert self._steps is not None
+        delivery = prepared.delivery
+        try:
+            proceed = await self._steps.before(prepared)
+        except Exception as exc:
+            log.warning("workflow step %s: start fence failed (%s); redelivering", prepared.record.id, exc)
+            await delivery.nak(_STEP_RETRY_S)
+            return False
+        if proceed == "skip":
+            await delivery.ack()
+            return False
+        if proceed != "run":
+            await self._settle(delivery, prepared, proceed, queue, started_at)
+            return False
+        return True
+
+    def _cancel_requested(self, prepared: Prepared) -> bool:
+        return self._cancels is not None and self._cancels.requested(prepared.record.id) is not None
 
     async def _admit(self, prepared: Prepared, queue: str, started_at: str) -> tuple[bool, Hold | None]:
         """May the job run now? Not if it was cancelled; a unique job first waits for its key."""
@@ -266,8 +278,8 @@ class Worker:
     async def _skip_cancelled(self, prepared: Prepared, queue: str, started_at: str, hold: Hold | None = None) -> bool:
         """Settle a job someone cancelled before it ran; True if it was."""
         reason = self._cancels.requested(prepared.record.id) if self._cancels is not None else None
-        if reason is None:
-            return False
+        if reason is None or (self._steps is not None and self._steps.is_step(prepared.delivery.headers)):
+            return False  # a workflow step is cancelled with its run (it must advance the run)
         assert self._executor is not None
         outcome = Cancelled(reason)
         await self._settle(prepared.delivery, prepared, outcome, queue, started_at)
