@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._unique import call_key
@@ -40,8 +41,8 @@ class UniqueGuard:
         self._store = store
         self._ttl_s = ttl_s
 
-    async def enter(self, job: Prepared) -> Hold | None:
-        """Wait until ``job`` holds its key (None for a task that is not unique)."""
+    async def enter(self, job: Prepared, stop: Callable[[], bool] = lambda: False) -> Hold | None:
+        """Wait until ``job`` holds its key (None for a task that is not unique, or once ``stop()``)."""
         spec = job.task.spec.unique
         if spec is None:
             return None
@@ -53,6 +54,8 @@ class UniqueGuard:
                 log.info("job %s waits for unique key %s, held by job %s", hold.job_id, readable, holder)
                 waited = True
             await asyncio.sleep(random.uniform(*_POLL_S))
+            if stop():  # cancelled while it waited
+                return None
         hold.refresher = asyncio.create_task(self._refresh(hold), name=f"jetjobs-unique-{hold.job_id}")
         return hold
 

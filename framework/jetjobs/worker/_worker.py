@@ -270,7 +270,8 @@ class Worker:
             return False, None
         if prepared.task.spec.unique is None or self._unique is None:
             return True, None
-        hold = await self._unique.enter(prepared)  # waits while another job holds the key
+        # Waits while another job holds the key (a cancel request ends the wait).
+        hold = await self._unique.enter(prepared, lambda: self._cancel_requested(prepared))
         if await self._skip_cancelled(prepared, queue, started_at, hold):
             return False, None
         return True, hold
