@@ -26,12 +26,13 @@ from ._names import Priority
 from ._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
 from ._retry import RetryPolicy, retry_delay
 from ._settings import QueueConfig, Settings, load_settings
-from ._status import JobError, JobInfo, JobState
+from ._status import JobError, JobInfo, JobState, Progress
 from ._task import BoundTask, EnqueueOptions, JobRequest, Task, TaskSpec
 from .errors import (
     Cancel,
     ConfigError,
     ConnectionFailed,
+    DuplicateJob,
     InvalidPayload,
     JetjobsError,
     JobCancelled,
@@ -41,6 +42,7 @@ from .errors import (
     OutputTooLarge,
     PayloadTooLarge,
     QueueFull,
+    ResourceLimitExceeded,
     ResultTimeout,
     Retry,
     ServerTooOld,
@@ -85,6 +87,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterInfo",
     "DeadLetters",
+    "DuplicateJob",
     "EnqueueOptions",
     "ErrorInfo",
     "HeldJob",
@@ -108,9 +111,11 @@ __all__ = [
     "PayloadTooLarge",
     "Pipeline",
     "Priority",
+    "Progress",
     "QueueConfig",
     "QueueFull",
     "Requeue",
+    "ResourceLimitExceeded",
     "ResultTimeout",
     "Retry",
     "RetryLater",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -13,19 +14,32 @@ from pydantic import ValidationError
 from . import telemetry, transport
 from ._canvas import Canvas
 from ._dead_letters import DeadLetters
+from ._defaults import merged
 from ._discovery import import_modules, resolve
 from ._hooks import Hooks
 from ._job import Job
+from ._limits import TimeoutAction
 from ._link import Link
 from ._logging import Redact, redact_secrets
 from ._middleware import Middleware
 from ._names import Priority, check_queue_name
+from ._options import check_task_options, schedule_fields
 from ._producer import Producer
 from ._results import Results
 from ._retry import LOST_DELIVERY_SLACK, Backoff
 from ._settings import QueueConfig, Settings, load_settings
 from ._status import JobInfo
-from ._task import DEFAULT_QUEUE, EnqueueOptions, JobRequest, Task, TaskSpec, declared_options, make_task
+from ._task import (
+    DEFAULT_QUEUE,
+    JobRequest,
+    Task,
+    TaskSpec,
+    class_defaults,
+    declared_options,
+    enqueue_options,
+    make_task,
+)
+from ._unique import DEFAULT_UNIQUE_TTL_S, UniquePolicy
 from ._wire import parse_iso
 from .catalog import Catalog
 from .errors import ConfigError
@@ -87,6 +101,8 @@ class App:
         # With log_arguments on, job log lines carry the arguments as this returns them.
         self.log_redact: Redact = log_redact if log_redact is not None else redact_secrets
         self._queues: dict[str, QueueConfig] = {}
+        self._declared: dict[str, Mapping[str, Any]] = {}  # each task's own options, to re-apply defaults
+        self._config_schedules_done = False
         for queue, cfg in (queues or {}).items():
             self.queue(queue, cfg)
         # The collaborators, each handed what it uses (see docs/architecture.md).
@@ -138,6 +154,11 @@ class App:
         self._queues[name] = base
         if hasattr(self, "producer"):
             self.producer.routes.clear()  # routes carry queue settings
+        for task_name, options in self._declared.items():  # tasks declared before their queue
+            task = self.tasks[task_name]
+            if task.spec.queue == name:
+                fresh = make_task(self, task.fn, **self._with_defaults(options))
+                task.spec = dataclasses.replace(task.spec, retry=fresh.spec.retry)
         return self.queue_config(name)
 
     def queue_config(self, name: str) -> QueueConfig:
@@ -159,7 +180,7 @@ class App:
         *,
         name: str | None = None,
         queue: str = DEFAULT_QUEUE,
-        priority: Priority = "normal",
+        priority: Priority | int = "normal",
         max_retries: int = 3,
         retry_backoff: Backoff = "exponential",
         retry_delay_s: float = 1.0,
@@ -174,6 +195,14 @@ class App:
         version: str | None = None,
         middleware: Sequence[Middleware] = (),
         hooks: Sequence[Hooks] = (),
+        unique: bool = False,
+        unique_key: Callable[..., Any] | None = None,
+        unique_policy: UniquePolicy = "reject",
+        unique_ttl_s: float = DEFAULT_UNIQUE_TTL_S,
+        timeout_action: TimeoutAction = "retry",
+        max_memory: int | str | None = None,
+        cpu_limit: float | None = None,
+        base: type[Task[..., Any]] = Task,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -185,6 +214,17 @@ class App:
         exponential/linear/fixed backoff, capped and jittered; only errors that are
         instances of ``retry_for`` are retried (plus ``Retry`` and timeouts), others
         go straight to the dead-letter queue.
+
+        ``unique=True`` allows one live job per key (default key: the task name and
+        its arguments; ``unique_key`` makes it from the arguments it names). A second
+        enqueue while the key is held: ``unique_policy="reject"`` raises DuplicateJob
+        naming the holder, ``"return_existing"`` returns the holder's Job, ``"queue"``
+        enqueues it and it runs after the holder ends. See docs/guide.md#unique-jobs.
+
+        Example::
+
+            @app.task(unique=True, unique_key=lambda user_id: f"user:{user_id}")
+            async def sync_user(user_id: int, full: bool = False) -> None: ...
         """
         if fn is not None:
             return self._register(fn, **options)
@@ -251,11 +291,34 @@ class App:
         return {spec.name: {k: v for k, v in spec.describe().items() if k != "name"} for spec in self.task_specs()}
 
     def _register(self, fn: Callable[..., Any], **options: Any) -> Task[..., Any]:
-        task = make_task(self, fn, **options)
+        check_task_options(options)
+        task = make_task(self, fn, **self._with_defaults(options))
         if task.name in self.tasks:
             raise ConfigError(f"task {task.name!r} is registered twice in app {self.name!r}")
         self.tasks[task.name] = task
+        self._declared[task.name] = options
         return task
+
+    def _with_defaults(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """A task's options over its class's, its queue's retry policy and the app's (docs/guide.md#defaults)."""
+        base = options.get("base")
+        declared = {**class_defaults(base), **options} if base is not None else dict(options)
+        queue = self.queue_config(declared.get("queue") or DEFAULT_QUEUE)
+        return {**merged(self.settings.retry_policy, queue.retry_policy), **declared}
+
+    def _default_tz(self, queue: str | None, task: str) -> str:
+        registered = self.tasks.get(task)
+        name = queue or (registered.spec.queue if registered is not None else None)
+        queue_tz = self.queue_config(name).timezone if name else None
+        return queue_tz or self.settings.timezone or "UTC"
+
+    def _apply_config_schedules(self) -> None:
+        """Declare the schedules of ``scheduler: tasks:`` in settings (once; their tasks are registered by now)."""
+        if self._config_schedules_done or self.settings.scheduler is None:
+            return
+        self._config_schedules_done = True
+        for entry in self.settings.scheduler.tasks:
+            self.register_periodic(entry.task or entry.name, name=entry.name, **schedule_fields(entry))
 
     def periodic(
         self,
@@ -286,6 +349,7 @@ class App:
 
         def register(fn: Callable[P, R]) -> Task[P, R]:
             task: Task[P, R] = self._register(fn, **options)  # type: ignore[assignment]
+            fields.setdefault("tz", self._default_tz(task.spec.queue, task.name))
             try:
                 self.schedules.declare(
                     task.name, name=name, cron=cron, every=every, schedule=schedule, args=args, kwargs=kwargs, **fields
@@ -308,6 +372,7 @@ class App:
                                   queue="maintenance", args=["full"])
             app.register_periodic("monitoring.health_check", schedule=timedelta(minutes=5))
         """
+        fields.setdefault("tz", self._default_tz(fields.get("queue"), task))
         self.schedules.declare(task, name=name, schedule=schedule, **fields)
 
     def bulk_register_periodic(
@@ -319,6 +384,7 @@ class App:
 
     def periodic_tasks(self) -> dict[str, dict[str, Any]]:
         """Code schedules: name -> task, schedule, args, kwargs, queue and next fire."""
+        self._apply_config_schedules()
         return self.schedules.describe()
 
     def task_specs(self) -> list[TaskSpec]:
@@ -329,6 +395,7 @@ class App:
 
     async def connect(self) -> None:
         """Connect to NATS and make sure the status bucket exists. Idempotent."""
+        self._apply_config_schedules()
         await self.link.connect()
 
     async def _connected(self) -> transport.Connection:
@@ -456,7 +523,7 @@ class App:
         if isinstance(task, Canvas):
             return await self.execute_canvas(task, **options)
         name = task.name if isinstance(task, Task) else task
-        request = JobRequest(name, tuple(args), dict(kwargs or {}), EnqueueOptions(**options))
+        request = JobRequest(name, tuple(args), dict(kwargs or {}), enqueue_options(options))
         return await self.producer.send(request)
 
     async def enqueue_request(self, request: JobRequest) -> Job:
@@ -514,13 +581,29 @@ class App:
         return await self.results.status(job_id, wait_s=wait_s)
 
     async def cancel(self, job_id: str, *, queue: str | None = None, wait_s: float = 0.0) -> bool:
-        """Cancel a delayed job before it fires.
+        """Cancel a job, from any service: delayed, queued, retrying or running.
 
-        True when it was cancelled; False when it is not waiting for its time any more
-        (it already fired, ran or was cancelled). With ``queue`` no status record is
-        needed (a job delayed longer than ``result_ttl_s`` has lost it).
+        A delayed job's schedule is deleted; a queued (or retrying) job is marked
+        cancelled and never runs; a running job is stopped: an async task's coroutine
+        is cancelled, a ``cpu_bound`` task's process is killed, and a thread task sees
+        ``current_job().cancelled`` become True (threads cannot be stopped from outside).
+        Its final state is ``cancelled``.
+
+        True when this call cancelled it (or asked its worker to); False when it had
+        already ended (succeeded, failed, dead or cancelled), so a second call is
+        harmless. With ``queue`` no status record is needed for a delayed job (one
+        delayed longer than ``result_ttl_s`` has lost it).
+
+        Example::
+
+            job = await app.enqueue("render", args=[42])
+            await app.cancel(job.id)            # or: await job.cancel()
         """
         return await self.results.cancel(job_id, queue=queue, wait_s=wait_s)
+
+    def watch(self, job_id: str, *, timeout_s: float | None = None) -> AsyncIterator[JobInfo]:
+        """The job's status now and at every change (state, progress) until it is final; see ``Job.watch``."""
+        return self.results.watch(job_id, timeout_s=timeout_s)
 
     def job(self, job_id: str, task: str = "", queue: str = "") -> Job:
         """A handle on an existing job, e.g. one enqueued by another service."""

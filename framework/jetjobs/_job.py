@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ._status import JobInfo
+    from collections.abc import AsyncIterator
+
+    from ._status import JobInfo, Progress
 
 
 class JobBackend(Protocol):
@@ -16,6 +18,8 @@ class JobBackend(Protocol):
     async def result(self, job_id: str, *, timeout_s: float | None = ...) -> Any: ...
 
     async def cancel(self, job_id: str, *, queue: str | None = ..., wait_s: float = ...) -> bool: ...
+
+    def watch(self, job_id: str, *, timeout_s: float | None = ...) -> AsyncIterator[JobInfo]: ...
 
 
 class Job:
@@ -56,8 +60,29 @@ class Job:
         return await self._backend.result(self.id, timeout_s=timeout_s)
 
     async def cancel(self) -> bool:
-        """Cancel this delayed job before it fires; False if it is no longer waiting."""
+        """Cancel this job (delayed, queued or running); False if it had already ended. See ``App.cancel``."""
         return await self._backend.cancel(self.id, queue=self.queue or None, wait_s=self._wait_s)
+
+    async def progress(self) -> Progress | None:
+        """The progress its task last reported (``current_job().progress``), or None.
+
+        Example::
+
+            p = await job.progress()
+            if p is not None:
+                print(f"{p.fraction:.0%} {p.message or ''}")
+        """
+        return (await self.status()).progress
+
+    def watch(self, timeout_s: float | None = None) -> AsyncIterator[JobInfo]:
+        """Its status now and at every change (state, progress), ending with the final one.
+
+        Example::
+
+            async for info in job.watch():
+                print(info.state, info.progress.fraction if info.progress else "")
+        """
+        return self._backend.watch(self.id, timeout_s=timeout_s)
 
     async def status(self) -> JobInfo:
         """The job's current status; raises JobNotFound if none is stored."""

@@ -42,10 +42,24 @@ def check_namespace(name: str) -> str:
     return name
 
 
-def check_priority(priority: str) -> Priority:
-    """Return ``priority`` typed as Priority, else raise ConfigError."""
+HIGH_AT = 5
+LOW_AT = -5
+
+
+def check_priority(priority: str | int) -> Priority:
+    """Return ``priority`` as a level, else raise ConfigError.
+
+    An integer is mapped onto the strict levels, higher first: ``>= 5`` is ``high``,
+    ``<= -5`` is ``low``, anything between is ``normal`` (so ``priority=10`` is high,
+    ``priority=-10`` low, ``0`` normal). Jobs of one level are served in order.
+    """
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        return "high" if priority >= HIGH_AT else "low" if priority <= LOW_AT else "normal"
     if priority not in PRIORITIES:
-        raise ConfigError(f"invalid priority {priority!r}: use one of {', '.join(PRIORITIES)}")
+        raise ConfigError(
+            f"invalid priority {priority!r}: use one of {', '.join(PRIORITIES)}, or an integer "
+            f"(>= {HIGH_AT} high, <= {LOW_AT} low, else normal)"
+        )
     return priority
 
 
@@ -150,6 +164,16 @@ class Names:
     def workers_bucket(self) -> str:
         """Worker presence records (heartbeats with a TTL), read by the web UI."""
         return f"{self._stream_prefix}_WORKERS"
+
+    @property
+    def cancel_bucket(self) -> str:
+        """Job id -> cancel request: workers skip such a queued job and stop such a running one."""
+        return f"{self._stream_prefix}_CANCELS"
+
+    @property
+    def locks_bucket(self) -> str:
+        """Unique-job keys (hashed) -> the job holding them, each with its own TTL."""
+        return f"{self._stream_prefix}_LOCKS"
 
     @property
     def schedules_bucket(self) -> str:

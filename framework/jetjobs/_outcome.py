@@ -81,7 +81,20 @@ class Requeue:
     reason: str
 
 
-Outcome = Succeeded | RetryLater | DeadLetter | Cancelled | Requeue
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """Publish the job again for another worker (after ``delay_s``), then ack.
+
+    For a job that wants a task version this worker does not have: unlike a nak,
+    the new message starts with a fresh delivery count, so the hand-overs use up
+    none of the job's attempts.
+    """
+
+    delay_s: float
+    reason: str
+
+
+Outcome = Succeeded | RetryLater | DeadLetter | Cancelled | Requeue | HandOver
 
 
 class RemoteError(Exception):

@@ -21,8 +21,9 @@ from ._names import Priority, check_priority, check_queue_name, is_valid_job_id
 from ._retry import LOST_DELIVERY_SLACK
 from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
-from ._wire import JobHeaders, encode_body, to_iso
-from .errors import ConfigError, InvalidPayload, JetjobsError, PayloadTooLarge, QueueFull, UnknownTask
+from ._unique import UniqueSpec, call_key
+from ._wire import JobHeaders, decode_body, encode_body, parse_iso, to_iso
+from .errors import ConfigError, DuplicateJob, InvalidPayload, JetjobsError, PayloadTooLarge, QueueFull, UnknownTask
 
 if TYPE_CHECKING:
     from ._link import Link
@@ -115,15 +116,23 @@ class Producer:
         self._jobs = jobs
         self._catalog = catalog
         self.interceptors: list[PublishInterceptor] = []
-        self.routes: dict[tuple[str, str | None, str | None], _Route] = {}
+        self.routes: dict[tuple[str, str | None, str | int | None, str | None], _Route] = {}
         # Called with each Job the server stored (duplicates included, flagged): for counters.
         self.on_published: list[Callable[[Job], None]] = []
+        self._locks: transport.LockStore | None = None
+        self._locks_conn: transport.Connection | None = None
 
     async def send(self, request: JobRequest) -> Job:
         conn = self._link.connection
         entry = await self._entry(request.task, request.options.queue is None)
         now = datetime.now(UTC)
         prepared = self._prepare(request, conn, now, to_iso(now), entry)
+        unique = self._unique_spec(request.task)
+        if unique is not None:
+            return await self._send_unique(prepared, unique, now)
+        return await self._publish_prepared(prepared)
+
+    async def _publish_prepared(self, prepared: _Prepared) -> Job:
         # Once per queue and process: a publish to a missing stream is only detected
         # by "no responders", which any core subscriber on the subject would mask.
         await self._create_stream(prepared.stream_key)
@@ -133,6 +142,37 @@ class Producer:
             with self._intercept(prepared.out, prepared.record) as out:
                 published = await self._publish(out, prepared.stream_key)
         return await self._after_publish(prepared, published)
+
+    def _unique_spec(self, task_name: str) -> UniqueSpec | None:
+        task = self._tasks.get(task_name)
+        spec = task.spec.unique if task is not None else None
+        return spec if spec is not None and spec.at_enqueue else None
+
+    async def _send_unique(self, prepared: _Prepared, spec: UniqueSpec, now: datetime) -> Job:
+        """Take the job's unique key before publishing: reject, or return the holder, if it is taken."""
+        record = prepared.record
+        task = self._tasks[record.task]
+        args, kwargs = decode_body(prepared.out.body)
+        readable, key = call_key(task.name, task.fn, spec, args, kwargs)
+        due = parse_iso(prepared.scheduled_for) if prepared.scheduled_for else now
+        ttl_s = spec.ttl_s + max(0.0, (due - now).total_seconds())  # a delayed job holds it until it runs
+        locks = self._lock_store()
+        holder = await locks.acquire(key, record.id, readable, ttl_s)
+        if holder is not None:
+            if spec.policy == "reject":
+                raise DuplicateJob(task.name, readable, holder)
+            return Job(self._jobs, holder, task.name, record.queue, duplicate=True, wait_s=1.0)
+        try:
+            return await self._publish_prepared(prepared)
+        except BaseException:
+            await locks.release(key, record.id)
+            raise
+
+    def _lock_store(self) -> transport.LockStore:
+        conn = self._link.connection
+        if self._locks is None or self._locks_conn is not conn:
+            self._locks, self._locks_conn = transport.LockStore(conn, self._link.settings), conn
+        return self._locks
 
     async def _publish(self, out: transport.Outbound, stream_key: str) -> transport.Published:
         try:
@@ -157,6 +197,9 @@ class Producer:
         Every job that was stored is still returned through ``JetjobsError.jobs``
         when some fail, so a caller can retry only the rest.
         """
+        if any(self._unique_spec(r.task) is not None for r in requests):
+            # Unique keys are taken one job at a time, before each publish.
+            return [await self.send(r) for r in requests]
         conn = self._link.connection
         unrouted = {r.task for r in requests if r.options.queue is None}
         entries = {name: await self._entry(name, name in unrouted) for name in {r.task for r in requests}}
@@ -203,7 +246,7 @@ class Producer:
         entry: CatalogEntry | None = None,
     ) -> _Prepared:
         options = request.options
-        route = self._route(request.task, options.queue, options.priority, entry)
+        route = self._route(request.task, options.queue, options.priority, entry, options.version)
         args, kwargs = self._arguments(request, entry)
         job_id = options.job_id or os.urandom(16).hex()
         if options.job_id is not None and not is_valid_job_id(job_id):
@@ -246,28 +289,37 @@ class Producer:
         )
 
     def _route(
-        self, task_name: str, queue: str | None, priority: str | None, entry: CatalogEntry | None = None
+        self,
+        task_name: str,
+        queue: str | None,
+        priority: str | int | None,
+        entry: CatalogEntry | None = None,
+        version: str | None = None,
     ) -> _Route:
-        """Where a task's jobs go, checked once per (task, queue, priority) and kept.
+        """Where a task's jobs go, checked once per (task, queue, priority, version) and kept.
 
         A task of another service goes where its catalog entry says, unless ``queue`` is given.
         """
         if entry is not None and (queue is None or queue == entry.queue):
             queue, priority = entry.queue, priority or entry.priority
-        key = (task_name, queue, priority)
+        key = (task_name, queue, priority, version)
         route = self.routes.get(key)
         if route is None:
-            route = self.routes[key] = self._new_route(task_name, queue, priority)
-        if entry is not None and route.version != entry.version:
+            route = self.routes[key] = self._new_route(task_name, queue, priority, version)
+        if entry is not None and version is None and route.version != entry.version:
             route = dataclasses.replace(route, version=entry.version)
         return route
 
-    def _new_route(self, task_name: str, queue: str | None, priority: str | None) -> _Route:
+    def _new_route(self, task_name: str, queue: str | None, priority: str | int | None, version: str | None) -> _Route:
+        if version is not None and (not isinstance(version, str) or not version or "\n" in version):
+            raise InvalidPayload(f"version must be a non-empty one-line string, got {version!r}")
         task = self._tasks.get(task_name)
         if task is not None:
-            queue, priority, version = queue or task.spec.queue, priority or task.spec.priority, task.spec.version
+            queue = queue or task.spec.queue
+            priority = priority if priority is not None else task.spec.priority
+            version = version or task.spec.version
         elif queue:
-            priority, version = priority or "normal", None
+            priority = priority if priority is not None else "normal"
         else:
             raise UnknownTask(
                 f"task {task_name!r} is not registered in app {self._link.name!r} and no worker published it "
@@ -277,7 +329,8 @@ class Producer:
         checked = check_priority(priority)
         cfg = self._queue_config(queue)
         if checked not in cfg.priorities:
-            raise ConfigError(f"queue {queue!r} has no {priority!r} priority")
+            mapped = f" ({priority} maps to {checked!r})" if isinstance(priority, int) else ""
+            raise ConfigError(f"queue {queue!r} has no {checked!r} priority{mapped}")
         names = self._link.connection.names
         return _Route(
             queue,

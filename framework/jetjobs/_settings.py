@@ -25,6 +25,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ._defaults import Backoff, Duration, RetryDefaults, TimeZone
 from ._names import PRIORITIES, Priority, check_namespace, check_queue_name
 from .errors import ConfigError
 
@@ -71,6 +72,8 @@ class QueueConfig(BaseModel):
         None, gt=0, le=1, description="alert while this fraction of attempts fails (over alert_window_s)"
     )
     alert_window_s: float = Field(300.0, ge=1, description="window of the error rate of alert_error_rate")
+    retry_policy: RetryDefaults | None = Field(None, description="retry defaults of the queue's tasks")
+    timezone: TimeZone = Field(None, description="default time zone of the queue's schedules")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> QueueConfig:
@@ -133,6 +136,35 @@ REPLICAS_SETTINGS = ("status_replicas", "dlq_replicas", "workflow_replicas")
 """The per-object replicas settings that ``Settings.replicas`` fills when they are not given."""
 
 
+class ScheduledTask(BaseModel):
+    """One entry of ``scheduler: tasks:`` in YAML: fire task ``name`` (or ``task``) on ``schedule``.
+
+    ``schedule`` is a cron expression (``"0 2 * * *"``) or an interval (``5m``, ``1h``);
+    ``timeout`` and durations accept ``1s``, ``5m``, ``1h``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    task: str | None = None
+    schedule: str
+    timeout: Duration | None = Field(None, gt=0)
+    retry_policy: RetryDefaults | None = None
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    queue: str | None = None
+    priority: Priority | None = None
+    timezone: TimeZone = None
+
+
+class SchedulerSection(BaseModel):
+    """``scheduler:`` in YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tasks: list[ScheduledTask] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Connection, naming and runtime settings of a service (env prefix ``JETJOBS_``)."""
 
@@ -180,6 +212,12 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
+    version_wait_s: float = Field(
+        3600.0, ge=0, description="a job whose task version no worker has waits this long (from enqueue), then is dead"
+    )
+    unique_lock_ttl_s: float = Field(
+        30.0, ge=3, description="a running unique job's key lives this long unless refreshed (every third of it)"
+    )
     metrics_port: int | None = Field(None, ge=0, le=65_535, description="serve /metrics /healthz /readyz here")
     metrics_host: str = Field("0.0.0.0", description="address the metrics/health server listens on")
     metrics_namespace: str = Field("jetjobs", description="prefix of every metric name (jetjobs_jobs_total...)")
@@ -190,6 +228,28 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     otel: bool = False
     config_file: Path | None = Field(None, description="YAML file with any of these settings")
+    retry_policy: RetryDefaults | None = Field(None, description="app-wide retry defaults of tasks")
+    timezone: TimeZone = Field(None, description="app-wide default time zone of schedules (else UTC)")
+    scheduler: SchedulerSection | None = Field(None, description="schedules declared in settings (YAML)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tasks_section(cls, data: Any) -> Any:
+        """The spec's ``tasks: queues: {...}`` form: the same as top-level ``queues:``."""
+        if not isinstance(data, dict) or "tasks" not in data:
+            return data
+        data = dict(data)
+        section = data.pop("tasks") or {}
+        if not isinstance(section, dict):
+            raise ValueError("tasks: must be a mapping with a 'queues' key")
+        unknown = set(section) - {"queues"}
+        if unknown:
+            raise ValueError(f"tasks: unknown key {sorted(unknown)[0]!r}; only 'queues' goes there")
+        queues = dict(data.get("queues") or {})
+        for name, fields in (section.get("queues") or {}).items():
+            queues[name] = {**dict(queues.get(name) or {}), **dict(fields or {})}
+        data["queues"] = queues
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -309,16 +369,36 @@ def check_environment(environ: Mapping[str, str]) -> None:
         upper = key.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known:
             continue
-        if upper.startswith(f"{ENV_PREFIX}QUEUES{_NESTED}"):
+        if any(upper.startswith(f"{ENV_PREFIX}{name}{_NESTED}") for name in _NESTED_SETTINGS):
             continue
         close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.8)
         hint = f"; did you mean {close[0]}?" if close else ""
         raise ConfigError(f"unknown setting {key} in the environment{hint}")
 
 
+_NESTED_SETTINGS = ("QUEUES", "RETRY_POLICY", "SCHEDULER")
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "settings"
-        problems.append(f"{where}: {err['msg']}")
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            close = difflib.get_close_matches(str(err["loc"][-1]), _known_keys(), n=1, cutoff=0.6)
+            message = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+        problems.append(f"{where}: {message}")
     return "invalid settings: " + "; ".join(problems)
+
+
+def _known_keys() -> list[str]:
+
+    models: tuple[type[BaseModel], ...] = (
+        Settings,
+        QueueConfig,
+        RetryDefaults,
+        Backoff,
+        SchedulerSection,
+        ScheduledTask,
+    )
+    return sorted({name for model in models for name in model.model_fields} | {"tasks"})

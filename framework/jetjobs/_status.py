@@ -8,6 +8,7 @@ through the ``JobInfo`` model.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -51,6 +52,16 @@ class JobError(BaseModel):
     traceback: str = ""
 
 
+class Progress(BaseModel):
+    """How far a running job is, as its task last reported (``current_job().progress``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    fraction: float
+    message: str | None = None
+    updated_at: str | None = None
+
+
 class JobInfo(BaseModel):
     """The status of one job, as returned by ``App.status(job_id)``.
 
@@ -74,8 +85,9 @@ class JobInfo(BaseModel):
     next_attempt_in_s: float | None = None
     result: Any = None
     error: JobError | None = None
-    progress: Any = None
+    progress: Progress | None = None
     worker: str | None = None
+    waiting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,7 @@ class StatusRecord:
         attempts: int = 0,
         result: bytes | None = None,
         error: ErrorInfo | None = None,
+        progress: Mapping[str, Any] | None = None,
         **times: str | float | None,
     ) -> bytes:
         """One JSON status record; ``result`` is already-encoded JSON."""
@@ -112,6 +125,8 @@ class StatusRecord:
         record.update((k, v) for k, v in times.items() if v is not None)
         if error is not None:
             record["error"] = {"type": error.type, "message": error.message, "traceback": error.traceback}
+        if progress is not None:
+            record["progress"] = progress
         encoded = json.dumps(record, separators=(",", ":")).encode()
         if result is None:
             return encoded

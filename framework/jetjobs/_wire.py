@@ -31,6 +31,10 @@ H_TIMEOUT = "Jetjobs-Timeout-S"
 H_MAX_RETRIES = "Jetjobs-Max-Retries"
 H_META_PREFIX = "Jetjobs-Meta-"
 H_REPLAY_OF = "Jetjobs-Replay-Of"
+# A job handed over by a worker without its task version: deliveries of the earlier
+# messages of this job (they count as attempts), and how many hand-overs so far.
+H_PRIOR_DELIVERIES = "Jetjobs-Prior-Deliveries"
+H_HANDOVERS = "Jetjobs-Handovers"
 # Workflow steps: the run and step a job belongs to, and its workflow (name/version).
 H_WORKFLOW_RUN = "Jetjobs-Workflow-Run"
 H_WORKFLOW_STEP = "Jetjobs-Workflow-Step"
@@ -150,6 +154,8 @@ class JobHeaders:
     metadata: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
     retry_policy: str | None = None  # raw JSON of H_RETRY_POLICY, read by the executor
+    prior_deliveries: int = 0  # H_PRIOR_DELIVERIES: deliveries of the messages it was handed over from
+    handovers: int = 0
 
     def to_headers(self, *, msg_id: str | None = None) -> dict[str, str]:
         headers = {
@@ -216,7 +222,22 @@ def decode_headers(headers: Mapping[str, str] | None) -> JobHeaders:
         max_retries=max_retries,
         metadata=metadata,
         retry_policy=headers.get(H_RETRY_POLICY),
+        prior_deliveries=_count(headers, H_PRIOR_DELIVERIES),
+        handovers=_count(headers, H_HANDOVERS),
     )
+
+
+def _count(headers: Mapping[str, str], name: str) -> int:
+    value = headers.get(name)
+    if value is None:
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        raise InvalidPayload(f"header {name} must be a whole number") from None
+    if count < 0:
+        raise InvalidPayload(f"header {name} must be >= 0")
+    return count
 
 
 def replay_headers(dead: Mapping[str, str], *, msg_id: str, replay_of: str) -> dict[str, str]:

@@ -8,11 +8,13 @@ The tree::
     │   └── PayloadTooLarge           encoded job is bigger than the server's max_payload
     ├── UnknownTask                   no task of that name is registered (also a LookupError)
     ├── QueueFull                     the queue is at its max_length; nothing was published
+    ├── DuplicateJob                  a unique task has a live job for that key (unique_policy="reject")
     ├── ConnectionFailed              NATS unreachable, refused or closed the connection (a ConnectionError)
     │   └── ServerTooOld              the server lacks a JetStream feature jetjobs needs
     ├── JobNotFound                   no status is stored for that job id (also a LookupError)
     ├── ResultTimeout                 the job did not finish in time (also a TimeoutError)
     ├── JobTimeout                    a running job exceeded its timeout_s (also a TimeoutError)
+    ├── ResourceLimitExceeded         a cpu_bound job went over its max_memory (never retried)
     ├── JobFailed                     the job ended failed/dead; carries the remote error
     │   └── JobCancelled              the job was cancelled
     ├── WorkflowFailed                a workflow run ended without success; names the failing step
@@ -38,6 +40,7 @@ __all__ = [
     "Cancel",
     "ConfigError",
     "ConnectionFailed",
+    "DuplicateJob",
     "InvalidPayload",
     "JetjobsError",
     "JobCancelled",
@@ -47,6 +50,7 @@ __all__ = [
     "OutputTooLarge",
     "PayloadTooLarge",
     "QueueFull",
+    "ResourceLimitExceeded",
     "ResultTimeout",
     "Retry",
     "ServerTooOld",
@@ -87,6 +91,22 @@ class QueueFull(JetjobsError):
         self.max_length = max_length
 
 
+class DuplicateJob(JetjobsError):
+    """A ``unique=True`` task already has a live job for this key; nothing was enqueued.
+
+    ``holder`` is the id of the job that holds the key (``app.job(exc.holder)``).
+    """
+
+    def __init__(self, task: str, key: str, holder: str) -> None:
+        super().__init__(
+            f"task {task!r} already has a live job for unique key {key!r}: job {holder} "
+            "(unique_policy='reject'; the key frees when that job ends)"
+        )
+        self.task = task
+        self.key = key
+        self.holder = holder
+
+
 class ConnectionFailed(JetjobsError, ConnectionError):
     """The NATS server could not be reached, refused the connection, or closed it for good while in use."""
 
@@ -105,6 +125,10 @@ class ResultTimeout(JetjobsError, TimeoutError):
 
 class JobTimeout(JetjobsError, TimeoutError):
     """A job ran longer than its ``timeout_s`` and was stopped."""
+
+
+class ResourceLimitExceeded(JetjobsError):
+    """A ``cpu_bound`` job went over its ``max_memory``; the job fails without a retry."""
 
 
 class JobFailed(JetjobsError):

@@ -144,7 +144,7 @@ def test_cancel_a_delayed_job_with_or_without_its_status_record(jetjobs_server: 
     again = jetjobs(jetjobs_server, "cancel", job_id)
     assert (again.returncode, again.stdout.strip()) == (
         1,
-        f"job {job_id} is cancelled: only a delayed job that has not fired can be cancelled",
+        f"job {job_id} is cancelled: it has ended, nothing to cancel",
     )
 
     # A delay longer than result_ttl_s: the record expires first; the queue is enough.
@@ -157,7 +157,7 @@ def test_cancel_a_delayed_job_with_or_without_its_status_record(jetjobs_server: 
     gone = jetjobs(jetjobs_server, "cancel", job_id, "--queue", "work")
     assert (gone.returncode, gone.stdout.strip()) == (
         1,
-        f"job {job_id} is not waiting in queue work: only a delayed job that has not fired can be cancelled",
+        f"job {job_id} is not waiting in queue work and has no status record",
     )
 
 

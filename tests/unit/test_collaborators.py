@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,11 @@ class FakeBackend:
     async def cancel(self, job_id: str, *, queue: str | None = None, wait_s: float = 0.0) -> bool:
         self.calls.append(("cancel", job_id, {"queue": queue, "wait_s": wait_s}))
         return True
+
+    async def watch(self, job_id: str, *, timeout_s: float | None = None) -> AsyncIterator[JobInfo]:
+        self.calls.append(("watch", job_id, {"timeout_s": timeout_s}))
+        return
+        yield
 
 
 async def test_a_job_handle_asks_its_backend_with_its_id_queue_and_first_record_wait() -> None:

@@ -284,9 +284,12 @@ def test_a_long_cycle_is_shown_shortened() -> None:
     )
 
 
-@pytest.mark.parametrize("module", ["_template", "_names", "_duration", "_frozen", "_retry"])
+@pytest.mark.parametrize(
+    "module",
+    ["workflow._template", "workflow._names", "_duration", "workflow._frozen", "workflow._retry"],
+)
 def test_docstring_examples_hold(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(f"jetjobs.workflow.{module}"))
+    result = doctest.testmod(importlib.import_module(f"jetjobs.{module}"))
     assert result.attempted > 0
     assert result.failed == 0
 

@@ -1,4 +1,4 @@
-"""Job commands: ``enqueue``, ``status``, ``tasks``, ``schema``."""
+"""Job commands: ``enqueue``, ``status`` (``--follow``), ``tasks``, ``schema``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from .._app import App
 from .._catalog import CatalogEntry
 from .._names import Names
-from .._status import decode_status
+from .._status import JobState, decode_status
 from ..catalog import document, entry_for
 from ..errors import ConfigError
 from ._common import (
@@ -27,6 +27,7 @@ from ._common import (
     run_with_app,
 )
 from ._duration import parse_duration
+from ._follow import follow, plain_line
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     enqueue.add_argument("--args", help="positional arguments as a JSON array, e.g. '[\"a@example.com\"]'")
     enqueue.add_argument("--kwargs", help='keyword arguments as a JSON object, e.g. \'{"subject": "hi"}\'')
     enqueue.add_argument("--queue", help="queue (required unless --app registers the task)")
-    enqueue.add_argument("--priority", choices=["high", "normal", "low"])
+    enqueue.add_argument(
+        "--priority", type=_priority, help="high, normal, low, or an integer (>= 5 high, <= -5 low, else normal)"
+    )
     enqueue.add_argument("--job-id", help="idempotency key (default: random)")
     enqueue.add_argument("--delay", help="run later: 30s, 5m, 1h30m... (a delayed job)")
     enqueue.add_argument("--wait", action="store_true", help="wait for the result and print it")
@@ -45,7 +48,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     status = sub.add_parser("status", help="show a job's status", description="Show a job's status.")
     status.add_argument("job_id")
-    status.add_argument("--follow", "-f", action="store_true", help="print every change until the job is final")
+    status.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="show state and progress live (a progress bar) until the job ends; with --json, every change as JSON",
+    )
+    status.add_argument("--timeout-s", type=float, default=None, help="with --follow: give up after this long")
     add_client_options(status)
     status.set_defaults(func=cmd_status)
 
@@ -74,11 +83,22 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     schema.set_defaults(func=cmd_schema)
 
 
+def _priority(text: str) -> str | int:
+    try:
+        return int(text)
+    except ValueError:
+        if text not in ("high", "normal", "low"):
+            raise argparse.ArgumentTypeError(f"{text!r} is not high, normal, low or an integer") from None
+        return text
+
+
 def cmd_enqueue(args: argparse.Namespace) -> int:
     call_args = parse_json_arg(args.args, "--args", list)
     call_kwargs = parse_json_arg(args.kwargs, "--kwargs", dict)
     options: dict[str, Any] = {
-        k: v for k, v in (("queue", args.queue), ("priority", args.priority), ("job_id", args.job_id)) if v
+        k: v
+        for k, v in (("queue", args.queue), ("priority", args.priority), ("job_id", args.job_id))
+        if v is not None and v != ""
     }
     if args.delay:
         options["delay_s"] = parse_duration(args.delay).total_seconds()
@@ -104,8 +124,11 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(app: App) -> int:
+        if args.follow and args.json:
+            return await follow_changes(app, args.job_id, as_json=True)
         if args.follow:
-            return await follow(app, args.job_id, as_json=args.json)
+            info = await follow(app, args.job_id, timeout_s=args.timeout_s)
+            return 0 if info.state is JobState.SUCCEEDED else 1
         info = await app.status(args.job_id)
         if args.json:
             print_json(info.model_dump(mode="json"))
@@ -117,6 +140,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"  {field}: {value}")
         if info.next_attempt_in_s is not None:
             print(f"  next attempt in: {info.next_attempt_in_s}s")
+        if info.progress is not None:
+            print(f"  progress: {plain_line(info).split(': ', 1)[1]}")
         if info.error is not None:
             print(f"  error: {info.error.type}: {info.error.message}")
         if info.result is not None:
@@ -126,7 +151,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return run_with_app(args, body)
 
 
-async def follow(app: App, job_id: str, *, as_json: bool) -> int:
+async def follow_changes(app: App, job_id: str, *, as_json: bool) -> int:
     """Print the job's record, then each change (a KV watch, no polling), until it is final."""
     await app.status(job_id, wait_s=2.0)  # JobNotFound, one clear line, when there is no record
     async for raw in app.status_store.watch(job_id):

@@ -23,7 +23,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     service.add_argument("--nats-url", help="overrides JETJOBS_NATS_URL")
     service.set_defaults(func=cmd_scheduler)
 
-    cancel = sub.add_parser("cancel", help="cancel a delayed job before it fires", description="Cancel a job.")
+    cancel = sub.add_parser(
+        "cancel",
+        help="cancel a job: delayed, queued or running",
+        description="Cancel a job: a delayed or queued one never runs, a running one is stopped.",
+    )
     cancel.add_argument("job_id")
     cancel.add_argument(
         "--queue", help="the job's queue: needed once its status record has expired (delays > result_ttl_s)"
@@ -97,10 +101,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             print(f"cancelled {args.job_id}")
             return 0
         try:
-            state = f"is {(await app.status(args.job_id)).state.value}"
+            state = f"is {(await app.status(args.job_id)).state.value}: it has ended, nothing to cancel"
         except JobNotFound:
-            state = f"is not waiting in queue {args.queue}"
-        print(f"job {args.job_id} {state}: only a delayed job that has not fired can be cancelled")
+            state = f"is not waiting in queue {args.queue} and has no status record"
+        print(f"job {args.job_id} {state}")
         return 1
 
     return run_with_app(args, body)

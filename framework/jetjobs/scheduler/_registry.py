@@ -19,7 +19,7 @@ from .. import transport
 from .._retry import LOST_DELIVERY_SLACK
 from .._settings import QueueLookup
 from .._task import Enqueue, EnqueueOptions, JobRequest, Task
-from .._wire import parse_iso, to_iso
+from .._wire import H_RETRY_POLICY, parse_iso, to_iso
 from ..errors import ConfigError, InvalidPayload, JetjobsError, JobNotFound
 from ._fire import next_fire
 from ._spec import ScheduleDefinition, build_definition
@@ -250,5 +250,6 @@ def fire_request(definition: ScheduleDefinition, job_id: str, fire: datetime | N
             timeout_s=definition.timeout_s,
             max_retries=definition.max_retries,
             metadata=metadata,
+            headers={H_RETRY_POLICY: definition.retry_policy} if definition.retry_policy else None,
         ),
     )

@@ -67,6 +67,7 @@ class ScheduleDefinition(BaseModel):
     misfire_grace_s: float = Field(60.0, ge=0, allow_inf_nan=False)
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0)
+    retry_policy: str | None = Field(None, description="each fire's own retry policy (Jetjobs-Retry-Policy JSON)")
     paused: bool = False
     source: Literal["code", "dynamic"] = "dynamic"
     owner: str | None = Field(None, description="the app that declares a code schedule")

@@ -2,6 +2,7 @@
 
 from ._admin import ConsumerState, ConsumerStats, QueueStats, consumer_state, list_queues, queue_stats
 from ._browse import PauseState, ScanWindow, pause_queue, queue_pause_state, resume_queue, scan_newest, watch_new
+from ._cancels import CancelStore
 from ._connection import MIN_SERVER, Connection, check_server_version, connect, parse_version
 from ._counter import ensure_rate_stream, increment
 from ._delayed import cancel_delayed, ensure_delayed_stream, schedule_headers
@@ -9,6 +10,7 @@ from ._delivery import Delivery
 from ._dlq import DeadLetterStore, StoredMessage, delete_message, read_message
 from ._kv import StatusStore
 from ._kvstore import BucketMissing, Entry, KeyValueStore
+from ._locks import LockStore
 from ._provision import (
     check_queue,
     ensure_dlq,
@@ -24,6 +26,7 @@ from ._workflow import WorkflowTransport
 __all__ = [
     "MIN_SERVER",
     "BucketMissing",
+    "CancelStore",
     "Connection",
     "ConsumerState",
     "ConsumerStats",
@@ -32,6 +35,7 @@ __all__ = [
     "Entry",
     "Hint",
     "KeyValueStore",
+    "LockStore",
     "Mode",
     "Outbound",
     "PauseState",

@@ -182,6 +182,10 @@ class KeyValueStore:
         finally:
             await watcher.stop()  # type: ignore[no-untyped-call]
 
+    async def handle(self) -> KeyValue:
+        """The nats-py bucket itself, for the transport modules that need more than this facade."""
+        return await self._handle()
+
     async def _handle(self) -> KeyValue:
         if self._kv is None:
             try:

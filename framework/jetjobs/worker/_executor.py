@@ -11,7 +11,9 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
+import inspect
 import logging
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from .._context import JobContext, reset_current, set_current
 from .._hooks import HookRunner, is_active
 from .._middleware import Invoke, build_chain
-from .._outcome import DeadLetter, ErrorInfo, Outcome, RetryLater, Succeeded, decide
+from .._outcome import DeadLetter, ErrorInfo, HandOver, Outcome, RemoteError, RetryLater, Succeeded, decide
 from .._retry import LOST_DELIVERY_SLACK, RetryPolicy, policy_from_json, retry_delay
 from .._status import StatusRecord
-from .._wire import JobHeaders, decode_body, decode_headers
+from .._wire import JobHeaders, decode_body, decode_headers, parse_iso
 from ..errors import InvalidPayload, JobTimeout, UnknownTask
 from ..transport import Delivery
 
@@ -47,6 +49,7 @@ class Prepared:
     record: StatusRecord
     policy: RetryPolicy
     first_failure_at: str | None = None  # kept across retries in the status record
+    progress: dict[str, Any] | None = None  # the task's last report, for the final record
 
 
 class Executor:
@@ -57,8 +60,10 @@ class Executor:
         threads: ThreadPoolExecutor,
         processes: ProcessPool,
         unknown_task_retries: int,
+        version_wait_s: float = 3600.0,
     ) -> None:
         self._app = app
+        self._version_wait_s = version_wait_s
         self._threads = threads
         self._processes = processes
         self._unknown_task_retries = unknown_task_retries
@@ -67,7 +72,7 @@ class Executor:
         self._chains: dict[str, Invoke] = {
             name: build_chain(
                 [m for m in (*app.middleware, *task.middleware) if is_active(m)],
-                functools.partial(self._invoke, task),
+                functools.partial(self._invoke_class if _has_class_methods(task) else self._invoke, task),
             )
             for name, task in app.tasks.items()
         }
@@ -92,9 +97,11 @@ class Executor:
         except InvalidPayload as exc:
             return DeadLetter(ErrorInfo.from_exception(exc), reason="malformed message", state="dead")
         task = self._app.tasks.get(headers.task)
-        if task is None or _version_mismatch(headers, task):
-            return self._unknown(headers, task, delivery.num_delivered)
-        attempt = delivery.num_delivered
+        if task is None:
+            return self._unknown(headers, delivery.num_delivered)
+        if _version_mismatch(headers, task):
+            return self._other_version(headers, task, delivery)
+        attempt = delivery.num_delivered + headers.prior_deliveries
         policy = job_policy(task.spec.retry, headers, attempt)
         if not isinstance(policy, RetryPolicy):
             return policy
@@ -123,19 +130,27 @@ class Executor:
         record = StatusRecord(headers.job_id, task.name, queue, priority, headers.enqueued_at or None)
         return Prepared(delivery, task, ctx, record, policy)
 
-    def _unknown(self, headers: JobHeaders, task: Task[..., Any] | None, attempt: int) -> Outcome:
-        # During a rolling deploy another replica may know the task (or the right
-        # version): give it back a few times before calling the message dead.
-        if task is None:
-            error = UnknownTask(f"no task {headers.task!r} in app {self._app.name!r}")
-        else:
-            error = UnknownTask(
-                f"job wants {headers.task!r} version {headers.task_version!r}, this worker has {task.spec.version!r}"
-            )
+    def _unknown(self, headers: JobHeaders, attempt: int) -> Outcome:
+        # During a rolling deploy another replica may know the task: give it back a
+        # few times before calling the message dead.
+        error = UnknownTask(f"no task {headers.task!r} in app {self._app.name!r}")
         info = ErrorInfo.from_exception(error)
         if attempt > self._unknown_task_retries:
             return DeadLetter(info, reason="unknown task", state="dead")
         return RetryLater(delay_s=retry_delay(_UNKNOWN_TASK_POLICY, attempt), error=info)
+
+    def _other_version(self, headers: JobHeaders, task: Task[..., Any], delivery: Delivery) -> Outcome:
+        """Hand the job over to a worker with its version; dead once it waited ``version_wait_s``."""
+        wanted, have = headers.task_version, task.spec.version
+        waited_s = _age_s(headers.enqueued_at, delivery.timestamp_ns)
+        if waited_s > self._version_wait_s:
+            error = UnknownTask(
+                f"no worker ran {headers.task!r} version {wanted!r} within version_wait_s="
+                f"{self._version_wait_s:g}s (this worker has {have!r})"
+            )
+            return DeadLetter(ErrorInfo.from_exception(error), reason="no worker for its version", state="dead")
+        reason = f"waiting for a worker with {headers.task!r} version {wanted!r} (a worker with {have!r} saw it)"
+        return HandOver(delay_s=handover_delay(headers.handovers), reason=reason)
 
     async def execute(self, job: Prepared) -> Outcome:
         token = set_current(job.ctx)
@@ -143,9 +158,23 @@ class Executor:
             value = await self._chains[job.task.name](job.ctx)
             return Succeeded(job.task.signature.encode_result(value) if job.task.spec.store_result else b"null")
         except Exception as exc:
+            final = _final_error(exc, job.task)
+            if final is not None:
+                return final
             return decide(exc, job.ctx.attempt, job.policy)
         finally:
             reset_current(token)
+
+    async def _invoke_class(self, task: Task[..., Any], ctx: JobContext) -> Any:
+        """A task class's ``validate_input`` before the call and ``report_result`` after."""
+        if task.checks_input():
+            task.check_input(ctx.args, ctx.kwargs)
+        value = await self._invoke(task, ctx)
+        if task.reports_result():
+            reported = task.report_result(value)
+            if inspect.isawaitable(reported):
+                await reported
+        return value
 
     async def _invoke(self, task: Task[..., Any], ctx: JobContext) -> Any:
         kind = task.spec.kind
@@ -159,6 +188,9 @@ class Executor:
         # The child validates again from JSON: arguments cross the process boundary as JSON, never pickled.
         wire_args, wire_kwargs = task.signature.encode_call(ctx.args, ctx.kwargs)
         return await self._processes.run(task.spec, wire_args, wire_kwargs, ctx, ctx.timeout_s)
+
+
+LIMIT_ERROR = "jetjobs.errors.ResourceLimitExceeded"
 
 
 async def _with_timeout(awaitable: Any, ctx: JobContext) -> Any:
@@ -206,6 +238,39 @@ def decode_arguments(data: bytes, task: Task[..., Any] | None) -> tuple[list[Any
         return task.signature.decode_call(wire_args, wire_kwargs)
     except InvalidPayload as exc:
         return DeadLetter(ErrorInfo.from_exception(exc), reason="invalid arguments", state="dead")
+
+
+def _has_class_methods(task: Task[..., Any]) -> bool:
+    return task.checks_input() or task.reports_result()
+
+
+def _final_error(exc: Exception, task: Task[..., Any]) -> DeadLetter | None:
+    """The end of a job whose error allows no retry, whatever its retry policy."""
+    if isinstance(exc, JobTimeout) and task.spec.timeout_action == "fail":
+        return DeadLetter(ErrorInfo.from_exception(exc), "timed out (timeout_action='fail')")
+    if isinstance(exc, InvalidPayload) and task.checks_input():  # validate_input said no: retrying cannot help
+        return DeadLetter(ErrorInfo.from_exception(exc), "invalid arguments", state="dead")
+    if isinstance(exc, RemoteError) and exc.info.type == LIMIT_ERROR:
+        return DeadLetter(exc.info, "over its max_memory")
+    return None
+
+
+def handover_delay(handovers: int) -> float:
+    """At once for the first six hand-overs (another replica likely has the version), then 1, 2, 4, 8, 10 ... s.
+
+    With one worker of each version a job is handed over once on average; six in a
+    row happen to one job in 64. A job that no worker can run costs a publish every
+    10 s until ``version_wait_s``.
+    """
+    return 0.0 if handovers < 6 else float(min(2 ** (handovers - 6), 10))
+
+
+def _age_s(enqueued_at: str, stored_ns: int) -> float:
+    try:
+        since = parse_iso(enqueued_at).timestamp()
+    except ValueError:
+        since = stored_ns / 1e9
+    return max(0.0, time.time() - since)
 
 
 def _version_mismatch(headers: JobHeaders, task: Task[..., Any]) -> bool:

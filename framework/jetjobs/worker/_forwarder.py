@@ -14,10 +14,11 @@ from .. import transport
 from .._names import PRIORITIES, Priority, is_valid_job_id
 from .._settings import QueueConfig
 from .._status import JobState, StatusRecord, decode_status
-from .._wire import H_JOB_ID, H_MSG_ID, copyable_headers, now_iso
+from .._wire import H_HANDOVERS, H_JOB_ID, H_MSG_ID, copyable_headers, now_iso
 from ..errors import JetjobsError, QueueFull
 from ..transport import Connection, Delivery, StatusStore
 from ._fetcher import Source
+from ._handover import handover_msg_id
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -46,6 +47,8 @@ class Forwarder:
         job_id = headers.get(H_JOB_ID, "")
         valid_id = is_valid_job_id(job_id)
         headers[H_MSG_ID] = job_id if valid_id else f"delayed-{delivery.stream_seq}"
+        if valid_id and H_HANDOVERS in headers:  # a hand-over waited here: its own id, or the queue drops it
+            headers[H_MSG_ID] = handover_msg_id(job_id, int(headers[H_HANDOVERS] or 0))
         entry = await self._status.kv.get(job_id) if valid_id else None
         out = transport.Outbound(self._queue, self._conn.names.subject(self._queue, priority), delivery.data, headers)
         try:

@@ -17,11 +17,13 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .._context import JobContext
+from .._context import JobContext, JobControl
 from .._outcome import ErrorInfo, RemoteError
 from .._task import TaskSpec
 from ..errors import Cancel, JobTimeout, Retry
+from ._child import PROGRESS_PREFIX as _PROGRESS
 from ._child import child_main
+from ._throttle import CpuThrottle, running
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -37,20 +39,29 @@ class _Child:
         self.process.start()
         child_conn.close()
 
-    async def call(self, payload: bytes) -> bytes:
+    async def call(self, payload: bytes, control: JobControl) -> bytes:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bytes] = loop.create_future()
         conn: Connection = self.conn
         fd = conn.fileno()
 
         def readable() -> None:
-            loop.remove_reader(fd)
             if future.done():
+                loop.remove_reader(fd)
                 return
             try:
-                future.set_result(conn.recv_bytes())
+                message = conn.recv_bytes()
             except (EOFError, OSError):
+                loop.remove_reader(fd)
                 future.set_exception(ChildDied(f"process exited with code {self.process.exitcode}"))
+                return
+            if message.startswith(_PROGRESS):  # the task's progress report; the reply comes later
+                with contextlib.suppress(Exception):
+                    report = json.loads(message)["progress"]
+                    control.report(report[0], report[1])
+                return
+            loop.remove_reader(fd)
+            future.set_result(message)
 
         conn.send_bytes(payload)
         loop.add_reader(fd, readable)
@@ -86,6 +97,7 @@ class ProcessPool:
         timeout_s: float | None,
     ) -> Any:
         """Run one job in a child; return its result (JSON-decoded: it crossed as JSON) or raise its error."""
+        limits = spec.limits
         payload = json.dumps(
             {
                 "module": spec.module,
@@ -94,14 +106,18 @@ class ProcessPool:
                 "args": args,
                 "kwargs": kwargs,
                 "context": _context_fields(ctx),
+                "max_memory": limits.memory if limits is not None else None,
+                "max_memory_text": limits.memory_text if limits is not None else None,
             }
         ).encode()
         async with self._slots:
             child = self._idle.pop() if self._idle else await asyncio.to_thread(_Child, self._mp)
             self._busy.add(child)
+            pid = child.process.pid
+            throttle = CpuThrottle(pid, limits.cpu) if limits is not None and limits.cpu and pid else None
             try:
-                async with asyncio.timeout(timeout_s):
-                    reply = await child.call(payload)
+                async with asyncio.timeout(timeout_s), running(throttle):
+                    reply = await child.call(payload, ctx.control)
             except TimeoutError:
                 child.kill()
                 raise JobTimeout(f"task {spec.name} ran longer than {timeout_s:g}s; its process was killed") from None
@@ -122,7 +138,8 @@ class ProcessPool:
 
 
 def _context_fields(ctx: JobContext) -> dict[str, Any]:
-    fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name not in ("args", "kwargs")}  # JSON
+    skip = ("args", "kwargs", "control")
+    fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(ctx) if f.name not in skip}  # JSON
     fields["metadata"] = dict(ctx.metadata)
     fields["headers"] = dict(ctx.headers)
     return fields

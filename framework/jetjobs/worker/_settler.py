@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._names import is_valid_job_id
-from .._outcome import Cancelled, DeadLetter, ErrorInfo, Outcome, Requeue, RetryLater, Succeeded
+from .._outcome import Cancelled, DeadLetter, ErrorInfo, HandOver, Outcome, Requeue, RetryLater, Succeeded
 from .._settings import QueueConfig, QueueLookup
 from .._status import JobState, StatusRecord, decode_status
 from .._wire import (
@@ -50,6 +50,7 @@ from ..transport import DeadLetterStore, Delivery, StatusStore, StoredMessage
 
 if TYPE_CHECKING:
     from ._executor import Prepared
+    from ._handover import HandOverPublisher
 
 log = logging.getLogger("jetjobs.worker")
 
@@ -65,10 +66,17 @@ def worker_id() -> str:
 
 
 class Settler:
-    def __init__(self, status: StatusStore, dlq: DeadLetterStore, queues: QueueLookup | None = None) -> None:
+    def __init__(
+        self,
+        status: StatusStore,
+        dlq: DeadLetterStore,
+        queues: QueueLookup | None = None,
+        handover: HandOverPublisher | None = None,
+    ) -> None:
         self._status = status
         self._dlq = dlq
         self._queues: QueueLookup = queues or (lambda _name: QueueConfig())
+        self._handover = handover
         self._worker = worker_id()
         self._retrying: set[asyncio.Task[None]] = set()
         self.stored_after_retry = 0
@@ -170,6 +178,7 @@ class Settler:
                 finished_at=now,
                 first_failure_at=job.first_failure_at if job is not None else None,
                 worker=self._worker,
+                progress=job.progress if job is not None else None,
             )
 
             # Ack once the result is stored, from the store's answer: the job's slot
@@ -213,14 +222,32 @@ class Settler:
                 attempts=attempts,
                 error=error,
                 finished_at=now_iso(),
+                progress=job.progress if job is not None else None,
             )
             await self.store_final(delivery, record.id, data, record.queue)
             await delivery.ack()
+        elif isinstance(outcome, HandOver):
+            await self._hand_over(delivery, record, outcome)
         elif isinstance(outcome, Requeue):
             await self._status.put_nowait(
                 record.id, record.encode(JobState.QUEUED, updated_at=now_iso(), attempts=attempts)
             )
             await delivery.nak()
+
+    async def _hand_over(self, delivery: Delivery, record: StatusRecord, outcome: HandOver) -> None:
+        """Publish the job again for a worker with its version, note why it waits, then ack."""
+        if self._handover is None:
+            await delivery.nak(_DLQ_RETRY_S)
+            return
+        try:
+            await self._handover.publish(delivery, record.queue, outcome.delay_s)
+        except Exception as exc:
+            log.warning("handing job %s over failed (%s); redelivering", record.id, exc)
+            await delivery.nak(_DLQ_RETRY_S)
+            return
+        data = record.encode(JobState.QUEUED, updated_at=now_iso(), waiting=outcome.reason)
+        await self._status.put_nowait(record.id, data)
+        await delivery.ack()
 
     async def _dead_letter(
         self,

@@ -14,7 +14,7 @@ from .. import transport
 from .._context import JobContext
 from .._hooks import run_hooks
 from .._names import check_queue_name
-from .._outcome import Cancelled, Outcome, Requeue
+from .._outcome import Cancelled, Outcome, Requeue, RetryLater
 from .._settings import QueueConfig
 from .._status import JobState
 from .._wire import now_iso
@@ -22,10 +22,12 @@ from ..errors import ConfigError, ConnectionFailed
 from ..telemetry import ServiceRuntime, metrics
 from ..telemetry._alerts import AlertMonitor, backlog_reader
 from ..telemetry._backlog import BacklogMonitor
-from ..transport import DeadLetterStore, Delivery, StatusStore, consumer_state
+from ..transport import CancelStore, DeadLetterStore, Delivery, LockStore, StatusStore, consumer_state
+from ._cancels import CancelWatch
 from ._executor import Executor, Prepared
 from ._fetcher import Fetcher, Source
 from ._forwarder import Forwarder
+from ._handover import HandOverPublisher
 from ._mover import DeadLetterMover, partial_context
 from ._presence import Presence
 from ._procpool import ProcessPool
@@ -33,6 +35,7 @@ from ._ratelimit import Limiter, SharedBucket, TokenBucket
 from ._running import RunningMarker
 from ._settler import Settler, worker_id
 from ._steps import StepGuard
+from ._unique import Hold, UniqueGuard
 
 if TYPE_CHECKING:
     from ._host import WorkerApp
@@ -95,6 +98,8 @@ class Worker:
         self._marker_task: asyncio.Task[None] | None = None
         self._presence: Presence | None = None
         self._lost: ConnectionFailed | None = None
+        self._cancels: CancelWatch | None = None
+        self._unique: UniqueGuard | None = None
 
     @property
     def ready(self) -> bool:
@@ -126,9 +131,14 @@ class Worker:
             threads=self._threads,
             processes=self._processes,
             unknown_task_retries=app.settings.unknown_task_retries,
+            version_wait_s=app.settings.version_wait_s,
         )
-        self._settler = Settler(self._status, DeadLetterStore(conn), app.queue_config)
+        self._settler = Settler(self._status, DeadLetterStore(conn), app.queue_config, HandOverPublisher(conn))
         self._marker = RunningMarker(self._status)
+        self._cancels = CancelWatch(CancelStore(conn, app.settings))
+        if any(t.spec.unique is not None for t in app.tasks.values()):
+            self._unique = UniqueGuard(LockStore(conn, app.settings), app.settings.unique_lock_ttl_s)
+        await self._cancels.start()
         self._marker_task = asyncio.create_task(self._marker.run(), name="jetjobs-running-marker")
         if self._steps is None:
             self._steps = await app.workflow_guard()
@@ -255,28 +265,22 @@ class Worker:
             worker=self._worker_id,
         )
         step = steps is not None and steps.is_step(delivery.headers)
-        if step:
-            assert steps is not None
-            try:
-                proceed = await steps.before(prepared)
-            except Exception as exc:
-                log.warning("workflow step %s: start fence failed (%s); redelivering", record.id, exc)
-                await delivery.nak(_STEP_RETRY_S)
+        if step and not await self._fence(prepared, queue, started_at):
+            return
+        hold = None
+        if prepared.task.spec.unique is not None or self._cancel_requested(prepared):
+            go, hold = await self._admit(prepared, queue, started_at)
+            if not go:
                 return
-            if proceed == "skip":
-                await delivery.ack()
-                return
-            if proceed != "run":
-                await self._settle(delivery, prepared, proceed, queue, started_at)
-                return
-        self._marker.started(record.id, running)
+        self._marker.started(record.id, running, prepared.ctx.control)
         try:
-            outcome = await (self._execute_step(prepared) if step else self._executor.execute(prepared))
+            outcome = await (self._execute_step(prepared) if step else self._execute(prepared))
         except asyncio.CancelledError:
             self._marker.finished(record.id)
             await self._settle(delivery, prepared, Requeue("worker shutting down"), queue, started_at)
+            await self._leave(prepared, hold, Requeue("worker shutting down"))
             raise
-        self._marker.finished(record.id)
+        prepared.progress = self._marker.finished(record.id)
         if step:
             assert steps is not None
             try:
@@ -287,7 +291,70 @@ class Worker:
                 await delivery.nak(_STEP_RETRY_S)
                 return
         await self._settle(delivery, prepared, outcome, queue, started_at)
+        if hold is not None:
+            await self._leave(prepared, hold, outcome)
         await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
+
+    async def _fence(self, prepared: Prepared, queue: str, started_at: str) -> bool:
+        """A workflow step's start fence: True if the step runs now."""
+        assert self._steps is not None
+        delivery = prepared.delivery
+        try:
+            proceed = await self._steps.before(prepared)
+        except Exception as exc:
+            log.warning("workflow step %s: start fence failed (%s); redelivering", prepared.record.id, exc)
+            await delivery.nak(_STEP_RETRY_S)
+            return False
+        if proceed == "skip":
+            await delivery.ack()
+            return False
+        if proceed != "run":
+            await self._settle(delivery, prepared, proceed, queue, started_at)
+            return False
+        return True
+
+    def _cancel_requested(self, prepared: Prepared) -> bool:
+        return self._cancels is not None and self._cancels.requested(prepared.record.id) is not None
+
+    async def _admit(self, prepared: Prepared, queue: str, started_at: str) -> tuple[bool, Hold | None]:
+        """May the job run now? Not if it was cancelled; a unique job first waits for its key."""
+        if await self._skip_cancelled(prepared, queue, started_at):
+            return False, None
+        if prepared.task.spec.unique is None or self._unique is None:
+            return True, None
+        # Waits while another job holds the key (a cancel request ends the wait).
+        hold = await self._unique.enter(prepared, lambda: self._cancel_requested(prepared))
+        if await self._skip_cancelled(prepared, queue, started_at, hold):
+            return False, None
+        return True, hold
+
+    async def _skip_cancelled(self, prepared: Prepared, queue: str, started_at: str, hold: Hold | None = None) -> bool:
+        """Settle a job someone cancelled before it ran; True if it was."""
+        reason = self._cancels.requested(prepared.record.id) if self._cancels is not None else None
+        if reason is None or (self._steps is not None and self._steps.is_step(prepared.delivery.headers)):
+            return False  # a workflow step is cancelled with its run (it must advance the run)
+        assert self._executor is not None
+        outcome = Cancelled(reason)
+        await self._settle(prepared.delivery, prepared, outcome, queue, started_at)
+        if hold is not None:
+            await self._leave(prepared, hold, outcome)
+        elif prepared.task.spec.unique is not None and self._unique is not None:
+            await self._unique.free(prepared)  # a key taken at enqueue
+        await self._executor.hooks[prepared.task.name].run(prepared.ctx, outcome)
+        return True
+
+    async def _leave(self, prepared: Prepared, hold: Hold | None, outcome: Outcome) -> None:
+        if hold is None or self._unique is None:
+            return
+        spec = prepared.task.spec.unique
+        keep_s = spec.ttl_s if spec is not None else 0.0
+        await self._unique.leave(hold, final=not isinstance(outcome, RetryLater | Requeue), keep_s=keep_s)
+
+    async def _execute(self, prepared: Prepared) -> Outcome:
+        assert self._executor is not None
+        if self._cancels is None:
+            return await self._executor.execute(prepared)
+        return await self._cancels.run(prepared, self._executor.execute)
 
     async def _execute_step(self, prepared: Prepared) -> Outcome:
         """Run a step in a task of its own, so that cancelling its run can stop just it."""
@@ -408,6 +475,8 @@ class Worker:
     async def _stop_background(self) -> None:
         if self._marker_task is not None:
             self._marker_task.cancel()
+        if self._cancels is not None:
+            await self._cancels.stop()
         if self._steps is not None:
             await self._steps.stop()
 
