@@ -1,16 +1,12 @@
-"""Compile a canvas (``jetjobs.chain``, ``group``, ``chord``, ``task.s()``) to one workflow definition.
-
-Everything compiles to the DAG engine's runs: one model, one set of guarantees,
-one status API, one trace per run. A chain passes each step's output to the next
-step as its first argument (unless the signature is immutable, ``.si()``); a group
-runs its members side by side and its value is the list of their outputs in
-declared order; a chord is a group followed by a callback that receives that list.
+"""Compile a canvas (``jetjobs.chain``, ``group``, ``chord``, ``task.s()``; the values and their
+meaning are in ``jetjobs._canvas``) to one workflow definition plus the run input that carries the
+arguments: steps are named after their tasks, a group's value is the list of its members' outputs,
+an all_done group passes each member's ``result`` (output or error).
 
 Example::
 
-    canvas = chain(process_image.s("img"), group([resize.s("small"), resize.s("large")]), update_metadata.s())
-    run = await app.enqueue(canvas)
-    print(await run.result(timeout_s=60))
+    compiled = compile_canvas(chain(fetch.s(url), group([a.s(), b.s()]), merge.s()))
+    run = await app.execute_definition(compiled.definition, input=compiled.input)
 """
 
 from __future__ import annotations
