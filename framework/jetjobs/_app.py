@@ -438,6 +438,9 @@ class App:
         await transport.ensure_workers_bucket(conn, self.settings, PRESENCE_TTL_S)
         await self.schedules.bucket()
         await transport.WorkflowTransport(conn, self.settings).ensure()
+        await self.catalog.ensure()
+        await transport.CancelStore(conn, self.settings).ensure()
+        await transport.LockStore(conn, self.settings).ensure()
         for queue in names:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)

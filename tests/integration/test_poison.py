@@ -259,11 +259,11 @@ async def test_an_error_in_the_worker_itself_hands_the_job_back(
     failures: list[str] = []
     original = RunningMarker.started
 
-    def fail_once(self: RunningMarker, job_id: str, encode: Any) -> None:
+    def fail_once(self: RunningMarker, job_id: str, *args: Any) -> None:
         if not failures:
             failures.append(job_id)
             raise RuntimeError("a bug in the worker")
-        original(self, job_id, encode)
+        original(self, job_id, *args)
 
     monkeypatch.setattr(RunningMarker, "started", fail_once)
     producer, worker_app = app_factory(lambda a: register(a, runs)), app_factory(lambda a: register(a, runs))

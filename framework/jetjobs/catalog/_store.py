@@ -58,13 +58,18 @@ class Catalog:
             self._store = transport.KeyValueStore(conn, conn.names.catalog_bucket)
         return self._store
 
-    async def publish(self, tasks: Iterable[Task[..., Any]], *, service: str) -> list[CatalogEntry]:
-        """Write the entry of each task (creating the bucket if needed); return them."""
+    async def ensure(self) -> transport.KeyValueStore:
+        """The catalog bucket, created if missing (``jetjobs provision`` does it once)."""
         store = self._bucket()
         await store.ensure(
             description="jetjobs task catalog: what each task's workers accept",
             replicas=self._link.settings.status_replicas,
         )
+        return store
+
+    async def publish(self, tasks: Iterable[Task[..., Any]], *, service: str) -> list[CatalogEntry]:
+        """Write the entry of each task (creating the bucket if needed); return them."""
+        store = await self.ensure()
         entries = [entry_for(task, service) for task in tasks]
         for entry in entries:
             await store.put(catalog_key(entry.name), entry.encode())

@@ -42,12 +42,13 @@ async def _follow_plain(app: App, job_id: str, timeout_s: float | None) -> JobIn
 def plain_line(info: JobInfo) -> str:
     """One line: state, a text bar and the message, e.g. ``running [#######.......]  45% rows 450/1000``."""
     progress = info.progress
+    error = f" ({info.error.type}: {info.error.message})" if info.error is not None else ""
     if progress is None:
-        return f"{info.id}: {info.state.value}"
+        return f"{info.id}: {info.state.value}{error}"
     filled = round(progress.fraction * _BAR_WIDTH)
     bar = "#" * filled + "." * (_BAR_WIDTH - filled)
     message = f" {progress.message}" if progress.message else ""
-    return f"{info.id}: {info.state.value} [{bar}] {progress.fraction:4.0%}{message}"
+    return f"{info.id}: {info.state.value} [{bar}] {progress.fraction:4.0%}{message}{error}"
 
 
 async def _follow_rich(app: App, job_id: str, timeout_s: float | None) -> JobInfo:
