@@ -176,11 +176,11 @@ async def browser() -> AsyncIterator[Any]:
             await chromium.close()
 
 
-async def screenshot(page: Any, name: str) -> None:
+async def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
     """Take the page's screenshot (always: it must render); save it as docs/ui/<name>.png, which
     the docs show, only with UI_SCREENSHOTS=1 (``make screenshots``), so a test run leaves the
     working tree as it was."""
-    image = await page.screenshot(full_page=False)
+    image = await page.screenshot(full_page=full_page)
     assert image[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("UI_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

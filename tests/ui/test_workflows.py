@@ -15,7 +15,7 @@ import pytest
 from jetjobs import App
 from jetjobs.workflow import Step, StepRetry
 from tests.helpers import eventually
-from tests.ui.conftest import QUEUE, SCREENSHOTS, Gates, Stack, screenshot
+from tests.ui.conftest import QUEUE, Gates, Stack, screenshot
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -130,7 +130,7 @@ async def test_runs_and_a_run_page_show_every_state(stack: Any, browser: Any) ->
     for kind in ("run_started", "step_failed", "run_compensated"):
         assert await page.locator(f"#run-log li[data-kind={kind}]").count() >= 1, (kind, log)
     assert await page.locator("button[data-action=cancel-run]").count() == 0  # it has ended
-    await page.screenshot(path=str(SCREENSHOTS / "workflow-run.png"), full_page=True)
+    await screenshot(page, "workflow-run", full_page=True)
 
     await page.goto(s.url + "/workflows/order-1")
     for name in STEPS:
