@@ -10,7 +10,7 @@ import pytest
 
 from jetjobs import App, Cancel, WorkflowFailed
 from jetjobs.workflow import StepRetry
-from tests.helpers import AppFactory, eventually, running_worker
+from tests.helpers import AppFactory, eventually, quiet_for, running_worker
 
 WIDTH = 200
 
@@ -54,8 +54,14 @@ async def test_wide_fan_in_with_one_failed_parent(app_factory: AppFactory, trigg
                 await run.result(timeout_s=60)
             assert failed.value.step == "p17"
             assert failed.value.state == "failed"
-            await asyncio.sleep(0.5)  # parents still finishing must not trigger the callback
+
+            async def parents_settled() -> bool:  # parents still finishing must not trigger the callback
+                steps = (await run.status()).steps
+                return all(steps[f"p{i}"].state in ("succeeded", "failed", "cancelled") for i in range(WIDTH))
+
+            await eventually(parents_settled, timeout_s=30)
             assert calls["total"] == 0
+            assert (await run.status()).steps["total"].state == "pending"
         else:
             assert await run.result(timeout_s=60) == "joined"
             assert calls["total"] == 1
@@ -283,8 +289,7 @@ async def test_run_id_is_an_idempotency_key(app_factory: AppFactory) -> None:
         runs = await asyncio.gather(*(producer.execute_workflow("once", run_id="order-7") for _ in range(5)))
         assert {r.id for r in runs} == {"order-7"}
         assert await runs[0].result(timeout_s=10) == "a"
-        await asyncio.sleep(0.3)
-        assert calls["a"] == 1
+        assert await quiet_for(lambda: calls["a"], quiet_s=0.3) == 1  # no second start shows up
 
 
 async def _step_state(run: Any, step: str, state: str) -> bool:
