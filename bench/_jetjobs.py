@@ -53,8 +53,11 @@ async def enqueue_bulk(server: NatsServer, n: int, warmup: int, chunk: int) -> d
         return meter.result()
 
 
-async def drain(server: NatsServer, n: int, chunk: int) -> dict[str, float]:
-    """Pre-fill n jobs, then ``jetjobs worker bench.tasks:app``; rate between first and last handler start."""
+async def drain(server: NatsServer, n: int, chunk: int, *, store_result: bool = True) -> dict[str, float]:
+    """Pre-fill n jobs, then ``jetjobs worker bench.tasks:app``; rate between first and last handler start.
+
+    ``store_result=False``: the worker's task does not store results (``BENCH_STORE=0``).
+    """
     assert server.pid is not None
     app, task = build_app(nats_url=server.url)
     async with app:
@@ -62,6 +65,7 @@ async def drain(server: NatsServer, n: int, chunk: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-jetjobs-") as tmp:
         async with report_inbox() as inbox:
             env = child_env(server.url, report_addr=inbox.addr, mode="drain", expect=str(n))
+            env["BENCH_STORE"] = "1" if store_result else "0"
             server_cpu = cpu_seconds(server.pid)
             with child_process(WORKER, env, Path(tmp) / "worker.log") as child:
                 report = await inbox.next(child, timeout_s=60 + n / 200)

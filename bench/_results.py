@@ -32,12 +32,16 @@ class Target:
         return ratio >= self.bound if self.higher_is_better else ratio <= self.bound
 
 
+# Issue 14's targets: jetjobs ÷ plain nats-py from the same run (tracing: on ÷ off).
 TARGETS = [
-    Target("enqueue_one", "enqueue one-by-one", "jobs/s", 0.9, True),
-    Target("enqueue_bulk", "enqueue bulk", "jobs/s", 0.7, True),
-    Target("drain", "drain, 1 worker process", "jobs/s", 0.5, True),
-    Target("latency_p50", "latency p50", "ms", 1.5, False),
-    Target("latency_p99", "latency p99", "ms", 2.0, False),
+    Target("enqueue_one", "enqueue one-by-one", "jobs/s", 1.0, True),
+    Target("enqueue_bulk", "enqueue bulk", "jobs/s", 0.9, True),
+    Target("drain", "drain, 1 worker process", "jobs/s", 0.75, True),
+    Target("drain_nostore", "drain, store_result=False", "jobs/s", 0.95, True),
+    Target("server_cpu", "server CPU per job, drain", "µs", 2.0, False),
+    Target("tracing", "drain, tracing on (plain column: off)", "jobs/s", 0.75, True),
+    Target("latency_p50", "latency p50", "ms", 1.25, False),
+    Target("latency_p99", "latency p99", "ms", 1.5, False),
 ]
 
 
@@ -121,7 +125,9 @@ def _cpu_model() -> str:
 
 
 def _number(value: float, unit: str) -> str:
-    return f"{value:,.0f}" if unit == "jobs/s" else f"{value:.3f}"
+    if unit == "jobs/s":
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if unit == "µs" else f"{value:.3f}"
 
 
 def _spread(values: list[float], higher_is_better: bool) -> str:

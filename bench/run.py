@@ -29,7 +29,7 @@ from bench import _jetjobs, _plain, _results, _tracing  # noqa: E402  (needs the
 from bench._runner import Measure, Runner  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-PHASES = ("enqueue_one", "enqueue_bulk", "drain", "latency", "tracing")
+PHASES = ("enqueue_one", "enqueue_bulk", "drain", "drain_nostore", "latency", "tracing")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,9 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bulk-chunk", type=int, default=1000, help="jobs per app.enqueue_many call")
     parser.add_argument("--repeat", type=int, help="runs per number; the best counts (default 3, --quick 1)")
     parser.add_argument("--quick", action="store_true", help="N=5000, 300 latency samples")
-    parser.add_argument(
-        "--only", help="comma-separated subset: enqueue_one,enqueue_bulk,drain,latency,tracing (default all)"
-    )
+    parser.add_argument("--only", help=f"comma-separated subset: {','.join(PHASES)} (default all)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--noise-retries", type=int, default=2, help="re-measure a run disturbed by other processes")
@@ -75,12 +73,16 @@ def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _res
             lambda s: _jetjobs.enqueue_bulk(s, n, warm, chunk),
         ),
         "drain": (lambda s: _plain.drain(s, n), lambda s: _jetjobs.drain(s, n, chunk)),
+        "drain_nostore": (lambda s: _plain.drain(s, n), lambda s: _jetjobs.drain(s, n, chunk, store_result=False)),
     }
     for key, (plain, ours) in throughput.items():
         if key in args.only:
             p, j = runner.both_sides(key, plain, ours, args.repeat)
             rows[key].plain, rows[key].jetjobs = [r["rate"] for r in p], [r["rate"] for r in j]
             details[key] = {"plain": p, "jetjobs": j}
+            if key == "drain":  # the server's CPU per job while draining, lowest run of each side
+                rows["server_cpu"].plain = [min(r["server_cpu_us"] for r in p)]
+                rows["server_cpu"].jetjobs = [min(r["server_cpu_us"] for r in j)]
     if "latency" in args.only:
         samples, gap = args.latency_samples, args.latency_gap_ms / 1000
         p, j = runner.both_sides(
@@ -103,6 +105,8 @@ def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _res
             sides=("off", "on"),
         )
         details["tracing"] = {"off": off, "on": on}
+        rows["tracing"].plain = [r["drain"]["rate"] for r in off]
+        rows["tracing"].jetjobs = [r["drain"]["rate"] for r in on]
     return {k: r for k, r in rows.items() if r.plain}, details
 
 
@@ -112,7 +116,9 @@ def notes(args: argparse.Namespace) -> dict[str, str]:
         "enqueue_one": "awaited js.publish(subject, body, headers) vs awaited task.enqueue({...}); no worker",
         "enqueue_bulk": f"js.publish_async, window 512 vs app.enqueue_many, {args.bulk_chunk} jobs per call",
         "drain": "pre-filled queue, 1 process: pull_subscribe fetch(100)+msg.ack() vs `jetjobs worker "
-        "bench.tasks:app` (defaults: concurrency 64, results stored); first→last handler start",
+        "bench.tasks:app` (defaults: concurrency 64, results stored); first→last handler start; "
+        "server CPU: nats-server's CPU per job over the same drain (lowest run)",
+        "drain_nostore": "the same drain; the worker's task has store_result=False",
         "latency": f"1 job in flight, {args.latency_samples} samples after {args.latency_warmup} warm-up, "
         f"{args.latency_gap_ms:g} ms quiet between jobs; consumer in a 2nd process: fetch(1) loop "
         "(a pull request always outstanding) vs `jetjobs worker`; enqueue call → handler's first line",

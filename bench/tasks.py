@@ -10,6 +10,7 @@ its first line and reports it over UDP, configured only by variables the bench s
                          started (see ``DrainReport``; per job only a counter, so the
                          report does not slow the drain).
 * ``BENCH_EXPECT``       handler starts to wait for in drain mode.
+* ``BENCH_STORE``        ``0``: the task has ``store_result=False`` (default: results stored).
 * ``BENCH_TRACING``      ``1``: tracing on, through ``jetjobs.telemetry.configure`` with the
                          standard batch span processor and an exporter that drops the
                          batches (what tracing costs in the process, without a network).
@@ -94,11 +95,11 @@ async def noop(payload: dict[str, Any]) -> None:
     _report(payload, started)
 
 
-def build_app(**settings: Any) -> tuple[App, Task[..., Any]]:
+def build_app(*, store_result: bool = True, **settings: Any) -> tuple[App, Task[..., Any]]:
     """A fresh App with the task; the bench makes one per nats-server (settings are fixed per App)."""
     bench_app = App("bench", **settings)
-    task: Task[..., Any] = bench_app.task(queue=QUEUE, name=TASK)(noop)
+    task: Task[..., Any] = bench_app.task(queue=QUEUE, name=TASK, store_result=store_result)(noop)
     return bench_app, task
 
 
-app, noop_task = build_app()
+app, noop_task = build_app(store_result=os.environ.get("BENCH_STORE", "1") != "0")

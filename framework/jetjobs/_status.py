@@ -111,26 +111,51 @@ class StatusRecord:
         progress: Mapping[str, Any] | None = None,
         **times: str | float | None,
     ) -> bytes:
-        """One JSON status record; ``result`` is already-encoded JSON."""
-        record: dict[str, Any] = {
-            "id": self.id,
-            "state": state.value,
-            "task": self.task,
-            "queue": self.queue,
-            "priority": self.priority,
-            "attempts": attempts,
-            "enqueued_at": self.enqueued_at,
-            "updated_at": updated_at,
-        }
-        record.update((k, v) for k, v in times.items() if v is not None)
+        """One JSON status record; ``result`` is already-encoded JSON.
+
+        Built as text (this runs for every job): the fields are the same, in the same
+        order, as ``json.dumps`` of the record would give.
+        """
+        parts = [
+            '{"id":',
+            _text(self.id),
+            ',"state":"',
+            state,
+            '","task":',  # (a StrEnum member is its text: no .value lookup)
+            _text(self.task),
+            ',"queue":',
+            _text(self.queue),
+            ',"priority":',
+            "null" if self.priority is None else _text(self.priority),
+            ',"attempts":',
+            str(int(attempts)),
+            ',"enqueued_at":',
+            "null" if self.enqueued_at is None else _text(self.enqueued_at),
+            ',"updated_at":',
+            _text(updated_at),
+        ]
+        for key, value in times.items():
+            if value is not None:
+                parts += (',"', key, '":', _text(value) if type(value) is str else _dumps(value))
         if error is not None:
-            record["error"] = {"type": error.type, "message": error.message, "traceback": error.traceback}
+            parts += (',"error":', _dumps({"type": error.type, "message": error.message, "traceback": error.traceback}))
         if progress is not None:
-            record["progress"] = progress
-        encoded = json.dumps(record, separators=(",", ":")).encode()
+            parts += (',"progress":', _dumps(progress))
         if result is None:
-            return encoded
-        return encoded[:-1] + b',"result":' + result + b"}"
+            parts.append("}")
+            return "".join(parts).encode()
+        parts.append(',"result":')
+        return "".join(parts).encode() + result + b"}"
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _text(value: str) -> str:
+    """A JSON string: as it is for plain printable ASCII (ids, names, times), else escaped."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return _dumps(value)
 
 
 def decode_status(data: bytes) -> JobInfo:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,9 +72,17 @@ _MAX_HEADER_VALUE = 1024
 _SERVER_HEADERS = ("Nats-",)
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted (now_iso runs per job)
+
+
 def now_iso() -> str:
     """The current UTC time as RFC 3339 with microseconds, e.g. 2026-01-02T03:04:05.123456Z."""
-    return to_iso(datetime.now(UTC))
+    global _second
+    seconds, fraction = divmod(time.time_ns() // 1000, 1_000_000)
+    cached = _second  # one read: another thread may replace it (a tuple, so never half-written)
+    if cached[0] != seconds:
+        cached = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{fraction:06d}Z"
 
 
 def to_iso(value: datetime) -> str:
@@ -141,9 +150,10 @@ def decode_body(data: bytes) -> tuple[list[Any], dict[str, Any]]:
     return args, kwargs
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobHeaders:
-    """The job fields carried in NATS headers."""
+    """The job fields carried in NATS headers (read-only by convention: built for every
+    message, and a frozen dataclass costs a generic ``__setattr__`` call per field)."""
 
     job_id: str
     task: str
@@ -194,7 +204,7 @@ def decode_headers(headers: Mapping[str, str] | None) -> JobHeaders:
     if not task:
         raise InvalidPayload(f"header {H_TASK} is missing")
     content_type = headers.get(H_CONTENT_TYPE, CONTENT_TYPE)
-    if content_type.split(";")[0].strip() != CONTENT_TYPE:
+    if content_type != CONTENT_TYPE and content_type.split(";")[0].strip() != CONTENT_TYPE:
         raise InvalidPayload(f"unsupported {H_CONTENT_TYPE} {content_type!r}; use {CONTENT_TYPE}")
     timeout_s: float | None = None
     if H_TIMEOUT in headers:

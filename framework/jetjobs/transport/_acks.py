@@ -87,15 +87,16 @@ class AckedPublisher:
         await self._send(subject, data, headers, future)
         return future
 
-    async def publish_then(self, subject: str, data: bytes, then: AfterAck) -> None:
+    async def publish_then(self, subject: str, data: bytes, then: AfterAck, *, trusted: bool = False) -> None:
         """Publish and return at once; ``then(error or None)`` runs when the PubAck (or a failure) comes.
 
         The worker uses it to ack a job only once its result is stored, without
-        keeping the job's slot (and task) waiting for that round trip. ``then``
+        keeping the job's slot (and task) waiting for that round trip. ``trusted``:
+        the subject is built from checked names (e.g. a KV key of a checked job id). ``then``
         runs on the connection's read loop: it may publish, but must not wait
         for another reply.
         """
-        await self._send(subject, data, None, then)
+        await self._send(subject, data, None, then, trusted=trusted)
 
     async def drain(self, timeout_s: float) -> None:
         """Wait until every publish has its answer (or ``timeout_s`` passed), callbacks included."""
@@ -108,14 +109,23 @@ class AckedPublisher:
             log.warning("%d publishes still unanswered after %.0fs", len(self._waiting), timeout_s)
 
     async def _send(
-        self, subject: str, data: bytes, headers: Mapping[str, str] | None, waiter: asyncio.Future[bytes] | AfterAck
+        self,
+        subject: str,
+        data: bytes,
+        headers: Mapping[str, str] | None,
+        waiter: asyncio.Future[bytes] | AfterAck,
+        *,
+        trusted: bool = False,
     ) -> None:
         if self._sub is None:
             await self.start()
         token = str(next(self._tokens))
         self._waiting[token] = (time.monotonic(), waiter)
         try:
-            await self._nc.publish(subject, data, reply=self._prefix + token, headers=dict(headers or {}) or None)
+            if trusted and not headers:  # a subject built from checked names: no re-validation
+                await self._direct.publish(subject, data, self._prefix + token)
+            else:
+                await self._nc.publish(subject, data, reply=self._prefix + token, headers=dict(headers or {}) or None)
         except BaseException:
             self._waiting.pop(token, None)
             raise

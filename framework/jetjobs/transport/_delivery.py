@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from nats.aio.client import Client
 
-from ._protocol import UnreadableHeaders
+from ._protocol import TrustedPublish, UnreadableHeaders
 
 _ACK = b"+ACK"
 _NAK = b"-NAK"
@@ -27,6 +27,7 @@ class Delivery:
 
     __slots__ = (
         "_nc",
+        "_publish",
         "consumer",
         "data",
         "header_error",
@@ -41,8 +42,18 @@ class Delivery:
         "timestamp_ns",
     )
 
-    def __init__(self, nc: Client, subject: str, reply: str, data: bytes, headers: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        subject: str,
+        reply: str,
+        data: bytes,
+        headers: Mapping[str, str] | None,
+        publish: TrustedPublish | None = None,
+    ) -> None:
         self._nc = nc
+        # The ack subject comes from the server: ``publish`` may skip checking it again.
+        self._publish = publish
         self.subject = subject
         self.reply = reply
         self.data = data
@@ -76,10 +87,16 @@ class Delivery:
     async def in_progress(self) -> None:
         """Reset the ack timer: the job is still being worked on."""
         if not self.settled:
-            await self._nc.publish(self.reply, _WPI)
+            await self._send(_WPI)
 
     async def _settle(self, payload: bytes) -> None:
         if self.settled:
             return
         self.settled = True
-        await self._nc.publish(self.reply, payload)
+        await self._send(payload)
+
+    async def _send(self, payload: bytes) -> None:
+        if self._publish is not None:
+            await self._publish(self.reply, payload, "")
+        else:
+            await self._nc.publish(self.reply, payload)

@@ -31,7 +31,10 @@ class StatusStore:
 
     async def put_nowait(self, job_id: str, record: bytes) -> None:
         """Buffer a write without waiting for the server's acknowledgement."""
-        await self._conn.nc.publish(self._prefix + job_id, record)
+        if is_valid_job_id(job_id):  # the subject is known to be valid: no second check
+            await self._conn.direct.publish(self._prefix + job_id, record, "")
+        else:
+            await self._conn.nc.publish(self._prefix + job_id, record)
 
     async def create_nowait(self, job_id: str, record: bytes) -> None:
         """Write only if nothing is stored for the job yet."""
@@ -47,7 +50,8 @@ class StatusStore:
 
     async def put_then(self, job_id: str, record: bytes, then: AfterAck) -> None:
         """Write; ``then(error or None)`` runs once the server has stored it (or could not)."""
-        await self._conn.acks.publish_then(self._prefix + job_id, record, then)
+        # The worker's job ids are checked when the message is decoded.
+        await self._conn.acks.publish_then(self._prefix + job_id, record, then, trusted=is_valid_job_id(job_id))
 
     async def get(self, job_id: str) -> bytes | None:
         entry = await self.kv.get(_checked(job_id))

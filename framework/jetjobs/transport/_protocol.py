@@ -11,6 +11,9 @@
 * Publishes bigger than the server's ``max_payload`` (headers included) fail
   here with ``MaxPayloadError``: sent, the server would answer ``-ERR`` and
   nats-py would close the connection for good.
+* Trusted publishes (``DirectSubscriptions.publish``): acks, status writes and
+  pull requests go to subjects jetjobs built or the server sent, so nats-py's
+  regular-expression check of the subject and reply (three per job) is skipped.
 * Direct subscriptions: nats-py hands each message of a callback subscription
   to a per-subscription task through a queue, as a ``Msg`` object. The
   subscriptions that see one message per job (pull deliveries, publish
@@ -31,12 +34,20 @@ from typing import Any
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.errors import BadHeaderError, BadSubjectError, MaxPayloadError
+from nats.errors import (
+    BadHeaderError,
+    BadSubjectError,
+    ConnectionClosedError,
+    ConnectionDrainingError,
+    MaxPayloadError,
+)
 
 log = logging.getLogger("jetjobs.transport")
 
 # subject, reply, data, headers (with ``Status``/``Description`` for status messages, as nats-py gives them)
 DirectHandler = Callable[[str, str, bytes, dict[str, str] | None], Awaitable[None]]
+# subject, payload, reply: a publish without headers to a subject known to be valid
+TrustedPublish = Callable[[str, bytes, str], Awaitable[None]]
 
 # nats-py's rules: a name is one RFC 7230 token; a value is trimmed and CR/LF become spaces.
 _HEADER_KEY_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -113,8 +124,9 @@ def parse_header_lines(raw: bytes) -> dict[str, str]:
 class DirectSubscriptions:
     """Subscriptions whose messages go from the parser straight to a handler."""
 
-    def __init__(self, nc: Client) -> None:
+    def __init__(self, nc: Client, publish: TrustedPublish | None = None) -> None:
         self._nc = nc
+        self.publish: TrustedPublish = publish or _checked_publish(nc)
         self._handlers: dict[int, DirectHandler] = {}
         self._process_msg = nc._process_msg
 
@@ -150,6 +162,13 @@ class DirectSubscriptions:
             return UnreadableHeaders(raw, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 
+def _checked_publish(nc: Client) -> TrustedPublish:
+    async def publish(subject: str, payload: bytes, reply: str = "") -> None:
+        await nc.publish(subject, payload, reply)
+
+    return publish
+
+
 async def _unused(msg: Msg) -> None:  # pragma: no cover - direct subscriptions never queue
     log.warning("unexpected queued message on %s", msg.subject)
 
@@ -177,7 +196,22 @@ def install(nc: Client) -> DirectSubscriptions:
         if nc._flush_queue is not None and nc._flush_queue.empty():
             await nc._flush_pending()
 
-    direct = DirectSubscriptions(nc)
+    async def publish_trusted(subject: str, payload: bytes, reply: str = "") -> None:
+        """``nc.publish`` for subjects jetjobs built or the server sent (ack subjects, KV keys of
+        checked ids, our inboxes): the same checks, except re-validating those subjects."""
+        if nc.is_closed:
+            raise ConnectionClosedError
+        if nc.is_draining_pubs:
+            raise ConnectionDrainingError
+        if not nc.is_connected:
+            await nc.publish(subject, payload, reply)  # its checks of the reconnect buffer apply
+            return
+        size = len(payload)
+        if size > nc.max_payload:
+            raise MaxPayloadError(f"{size} bytes exceed the server's max_payload of {nc.max_payload}")
+        await send_publish(subject, reply, payload, size, None)
+
+    direct = DirectSubscriptions(nc, publish_trusted)
     nc._send_publish = send_publish  # type: ignore[method-assign]
     nc._parse_header_lines = parse_header_lines  # type: ignore[method-assign]
     nc._process_msg = direct.process_msg  # type: ignore[method-assign]

@@ -132,19 +132,20 @@ class Puller:
                 self._end()
         self.last_activity = time.monotonic()
         try:
-            delivery = Delivery(self._conn.nc, subject, reply, data, headers)
+            delivery = Delivery(self._conn.nc, subject, reply, data, headers, self._conn.direct.publish)
         except (IndexError, ValueError):
             log.warning("ignoring a message without a JetStream ack subject on %s (reply %r)", subject, reply[:200])
             self._on_change()
             return
         self.error = None
-        log.debug(
-            "pull %s delivered seq=%d pending=%d mode=%s",
-            self.consumer,
-            delivery.stream_seq,
-            delivery.pending,
-            self.mode.value,
-        )
+        if log.isEnabledFor(logging.DEBUG):  # per message: skip building the arguments
+            log.debug(
+                "pull %s delivered seq=%d pending=%d mode=%s",
+                self.consumer,
+                delivery.stream_seq,
+                delivery.pending,
+                self.mode.value,
+            )
         self.hint = Hint.BACKLOG if delivery.pending > 0 else Hint.EMPTY
         try:
             self._on_delivery(delivery)

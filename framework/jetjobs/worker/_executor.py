@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._context import JobContext, reset_current, set_current
+from .._context import JobContext, JobControl, new_context, reset_current, set_current
 from .._hooks import HookRunner, is_active
 from .._middleware import Invoke, build_chain
 from .._outcome import DeadLetter, ErrorInfo, HandOver, Outcome, RemoteError, RetryLater, Succeeded, decide
@@ -110,22 +110,23 @@ class Executor:
         if not isinstance(decoded, tuple):
             return decoded
         args, kwargs = decoded
-        ctx = JobContext(
-            id=headers.job_id,
-            task=task.name,
-            queue=queue,
-            priority=priority,
-            attempt=attempt,
-            max_attempts=max_attempts,
-            enqueued_at=headers.enqueued_at,
-            timeout_s=headers.timeout_s or task.spec.timeout_s,
-            metadata=headers.metadata,
-            headers=delivery.headers,
-            args=tuple(args),
-            kwargs=kwargs,
-            subject=delivery.subject,
-            consumer=delivery.consumer,
-            stored_ns=delivery.timestamp_ns,
+        ctx = new_context(  # JobContext's fields in order (built for every job)
+            headers.job_id,
+            task.name,
+            queue,
+            priority,
+            attempt,
+            max_attempts,
+            headers.enqueued_at,
+            headers.timeout_s or task.spec.timeout_s,
+            headers.metadata,
+            delivery.headers,
+            tuple(args),
+            kwargs,
+            delivery.subject,
+            delivery.consumer,
+            delivery.timestamp_ns,
+            JobControl(),
         )
         record = StatusRecord(headers.job_id, task.name, queue, priority, headers.enqueued_at or None)
         return Prepared(delivery, task, ctx, record, policy)
@@ -156,7 +157,9 @@ class Executor:
         token = set_current(job.ctx)
         try:
             value = await self._chains[job.task.name](job.ctx)
-            return Succeeded(job.task.signature.encode_result(value) if job.task.spec.store_result else b"null")
+            if value is None or not job.task.spec.store_result:
+                return Succeeded(b"null")  # what encoding None gives, without the encoder
+            return Succeeded(job.task.signature.encode_result(value))
         except Exception as exc:
             final = _final_error(exc, job.task)
             if final is not None:

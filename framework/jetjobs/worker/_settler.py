@@ -181,6 +181,13 @@ class Settler:
                 progress=job.progress if job is not None else None,
             )
 
+            if not store:
+                # No result to keep: the final record is not waited for (a failover may
+                # lose it; docs/guide.md, store_result), and the job is acked at once.
+                await self._status.put_nowait(record.id, data)
+                await delivery.ack()
+                return
+
             # Ack once the result is stored, from the store's answer: the job's slot
             # does not wait for that round trip. A failed write is retried (never
             # rerun: the job did run) while the job is kept in progress; then the ack.
