@@ -168,17 +168,26 @@ class Fetcher:
         task.add_done_callback(self._background.discard)
 
     def _start_ready(self) -> None:
-        while len(self._running) < self.capacity and not self._stopping:
-            item = self._next_buffered()
+        while len(self._running) < self.capacity:
+            item = self._take()
             if item is None:
                 return
-            label, delivery = item
-            if self._limiter is not None and not self._limiter.take():
-                self._buffers[label].appendleft(delivery)
-                self._retry_when_token()
-                return
-            task = asyncio.create_task(self._run(delivery, label))
+            task = asyncio.create_task(self._run(*item))
             self._running.add(task)
+
+    def _take(self) -> tuple[Delivery, str] | None:
+        """The next buffered job that may start now (strict priority order, rate limit), if any."""
+        if self._stopping:
+            return None
+        item = self._next_buffered()
+        if item is None:
+            return None
+        label, delivery = item
+        if self._limiter is not None and not self._limiter.take():
+            self._buffers[label].appendleft(delivery)
+            self._retry_when_token()
+            return None
+        return delivery, label
 
     def _retry_when_token(self) -> None:
         if self._token_timer is not None or self._limiter is None:
@@ -199,6 +208,24 @@ class Fetcher:
         return None
 
     async def _run(self, delivery: Delivery, label: str) -> None:
+        """Handle a job, then the next buffered ones while there are any, in one task (a slot).
+
+        Going on in the same task saves creating and scheduling a task per job. A
+        cancelled slot (shutdown) stops at once: what is still buffered was handed back.
+        """
+        item: tuple[Delivery, str] | None = (delivery, label)
+        try:
+            while item is not None:
+                await self._handle_one(*item)
+                item = self._take()
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
+            self._start_ready()
+            self.wake()
+
+    async def _handle_one(self, delivery: Delivery, label: str) -> None:
         try:
             await self._handle(delivery, label)
         except Exception:  # a bug must not leave the message unsettled until ack_wait
@@ -211,12 +238,7 @@ class Fetcher:
             if not delivery.settled:
                 self._give_back(delivery, _ERROR_RETRY_S)
         finally:
-            task = asyncio.current_task()
-            if task is not None:
-                self._running.discard(task)
             self.heartbeat.remove(delivery)
-            self._start_ready()
-            self.wake()
 
     # -- pulling -------------------------------------------------------------------
 
