@@ -80,9 +80,10 @@ def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _res
             p, j = runner.both_sides(key, plain, ours, args.repeat)
             rows[key].plain, rows[key].jetjobs = [r["rate"] for r in p], [r["rate"] for r in j]
             details[key] = {"plain": p, "jetjobs": j}
-            if key == "drain":  # the server's CPU per job while draining, lowest run of each side
-                rows["server_cpu"].plain = [min(r["server_cpu_us"] for r in p)]
-                rows["server_cpu"].jetjobs = [min(r["server_cpu_us"] for r in j)]
+            server = (min(r["server_cpu_us"] for r in p), min(r["server_cpu_us"] for r in j))
+            if key == "drain" and min(server) > 0:  # the server's CPU per job while draining, lowest run
+                # (a tiny --n may finish within one clock tick of CPU accounting: then no row)
+                rows["server_cpu"].plain, rows["server_cpu"].jetjobs = [server[0]], [server[1]]
     if "latency" in args.only:
         samples, gap = args.latency_samples, args.latency_gap_ms / 1000
         p, j = runner.both_sides(

@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -141,6 +142,7 @@ class _OpenSpans:
 
 
 _open = _OpenSpans()
+_OK = Status(StatusCode.OK)
 
 
 def _process_span(job: JobContext) -> Span:
@@ -176,16 +178,19 @@ class TracingMiddleware:
             return await call_next()
         span = _process_span(job)
         _open.put(job, span)
-        with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-            try:
-                return await call_next()
-            except BaseException as exc:
-                span.record_exception(exc)
-                if not isinstance(exc, Exception):  # cancelled (shutdown): no hook will end it
-                    _open.pop(job)
-                    span.set_attribute("jetjobs.outcome", "requeued")
-                    span.end()
-                raise
+        # Current while the task runs (what trace.use_span does, without its generator per job).
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            return await call_next()
+        except BaseException as exc:
+            span.record_exception(exc)
+            if not isinstance(exc, Exception):  # cancelled (shutdown): no hook will end it
+                _open.pop(job)
+                span.set_attribute("jetjobs.outcome", "requeued")
+                span.end()
+            raise
+        finally:
+            otel_context.detach(token)
 
 
 class TracingHooks(Hooks):
@@ -197,7 +202,7 @@ class TracingHooks(Hooks):
         span = _open.pop(job)
         if span is not None:
             span.set_attribute("jetjobs.outcome", "succeeded")
-            span.set_status(Status(StatusCode.OK))
+            span.set_status(_OK)
             span.end()
 
     def on_retry(self, job: JobContext, error: ErrorInfo, delay_s: float) -> None:
