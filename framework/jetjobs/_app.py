@@ -264,16 +264,23 @@ class App:
     def status_store(self) -> transport.StatusStore:
         return self.link.status_store
 
-    async def provision(self, queues: Iterable[str] | None = None) -> list[str]:
-        """Create or update the streams, consumers and buckets of ``queues`` (default: all known)."""
+    async def provision(self, queues: Iterable[str] | None = None, *, strict: bool = True) -> list[str]:
+        """Create or update the streams, consumers and buckets of ``queues`` (default: all known),
+        and the workflow buckets, streams and object store.
+
+        Everything is looked up first and written only when missing or different.
+        ``strict=False`` (a worker starting): an existing object that differs from
+        these settings and that this NATS user may not update is logged, not raised.
+        """
         conn = self.connection
         names = sorted(set(queues)) if queues is not None else self.queue_names()
-        await transport.ensure_dlq(conn, self.settings)
+        await transport.ensure_dlq(conn, self.settings, strict=strict)
         await self.schedules.bucket()
+        await transport.WorkflowTransport(conn, self.settings).ensure(objects=strict)
         for queue in names:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)
-            await transport.ensure_queue(conn, queue, self.queue_config(queue), update=True)
+            await transport.ensure_queue(conn, queue, self.queue_config(queue), update=True, strict=strict)
             self.link.known_streams.add(queue)
         return names
 

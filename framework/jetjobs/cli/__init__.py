@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .._logging import configure_logging
 from ..errors import JetjobsError
-from . import _jobs, _ops, _schedules, _services, _workflows
+from . import _jobs, _ops, _permissions, _schedules, _services, _workflows
 
 log = logging.getLogger("jetjobs.cli")
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _jobs.add_parsers(sub)
     _ops.add_parsers(sub)
     _workflows.add_parsers(sub)
+    _permissions.add_parsers(sub)
     return parser
 
 

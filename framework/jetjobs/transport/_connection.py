@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +25,10 @@ from tenacity import (
 
 from .._names import Names
 from .._settings import Settings
-from ..errors import ConnectionFailed, ServerTooOld
+from ..errors import ConnectionFailed, PermissionDenied, ServerTooOld
 from ._acks import AckedPublisher
+from ._denied import Violations
+from ._denied import install as install_denied
 from ._protocol import install as install_protocol
 
 log = logging.getLogger("jetjobs.transport")
@@ -74,6 +77,8 @@ class Connection:
         self._on_disconnect: list[Listener] = []
         self._on_reconnect: list[Listener] = []
         self.acks = AckedPublisher(nc, self.direct, timeout_s=settings.request_timeout_s)
+        self.violations = Violations()
+        install_denied(nc, self._denied)
 
     @property
     def connected(self) -> bool:
@@ -107,6 +112,22 @@ class Connection:
     def new_inbox(self) -> str:
         return self.nc.new_inbox()
 
+    async def check_access(self, subjects: list[str]) -> None:
+        """Raise PermissionDenied unless this user may publish to every subject and
+        no subscription of this connection was refused.
+
+        Each subject gets an empty message without a reply subject, which the
+        JetStream API ignores (a pull request without a reply pulls nothing); the
+        server answers a refused one with ``-ERR`` before the flush's PONG.
+        """
+        start = time.monotonic()
+        for subject in subjects:
+            await self.nc.publish(subject, b"")
+        await self.nc.flush(timeout=max(1, int(self.settings.request_timeout_s)))
+        denied = self.violations.find(subjects, start) or self.violations.refused_subscription()
+        if denied is not None:
+            raise denied
+
     async def flush(self, timeout_s: int = 2) -> None:
         await self.nc.flush(timeout=timeout_s)
 
@@ -124,6 +145,10 @@ class Connection:
             await self.nc.close()
         except Exception as exc:
             log.debug("close failed: %s", exc)
+
+    def _denied(self, error: PermissionDenied) -> None:
+        self.violations.record(error)
+        log.warning("%s", error, extra={"permission_denied": error})
 
     def _fire(self, listeners: list[Listener]) -> None:
         for listener in listeners:
@@ -238,6 +263,7 @@ def _client_options(settings: Settings, name: str) -> dict[str, Any]:
         "max_outstanding_pings": 3,
         "drain_timeout": 5,
         "pending_size": 8 * 1024 * 1024,
+        "inbox_prefix": settings.nats_inbox_prefix,
     }
     if settings.nats_user is not None and settings.nats_password is not None:
         options["user"] = settings.nats_user
@@ -266,7 +292,7 @@ def _tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 async def _check_jetstream(conn: Connection) -> None:
     try:
-        await conn.js.account_info()
+        await conn.violations.call("$JS.API.INFO", conn.js.account_info())
     except (nats.errors.NoRespondersError, nats.js.errors.ServiceUnavailableError):
         raise ServerTooOld(
             f"JetStream is not enabled on the NATS server at {conn.url}; start nats-server with -js"

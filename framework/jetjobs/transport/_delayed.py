@@ -43,7 +43,7 @@ async def ensure_delayed_stream(conn: Connection, *, replicas: int = 1) -> None:
     await ensure_stream(conn, config, update=False)
 
 
-async def ensure_forwarder(conn: Connection, queue: str) -> None:
+async def ensure_forwarder(conn: Connection, queue: str, *, strict: bool = True) -> None:
     names = conn.names
     consumer = names.forwarder_consumer(queue)
     await ensure_consumer(
@@ -58,6 +58,7 @@ async def ensure_forwarder(conn: Connection, queue: str) -> None:
             ack_wait=_FORWARDER_ACK_WAIT_S,
             max_deliver=-1,
         ),
+        strict=strict,
     )
 
 

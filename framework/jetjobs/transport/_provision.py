@@ -7,6 +7,7 @@ overwrites a worker's ``max_length``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import nats.js.errors
@@ -26,7 +27,7 @@ from ..errors import ConfigError
 from ._connection import Connection
 from ._delayed import ensure_delayed_stream, ensure_forwarder
 from ._kvstore import KeyValueStore
-from ._streams import ensure_consumer, ensure_stream
+from ._streams import ensure_consumer, ensure_stream, stream_info
 
 log = logging.getLogger("jetjobs.transport")
 
@@ -68,16 +69,21 @@ def queue_consumer_config(names: Names, queue: str, priority: str, cfg: QueueCon
     )
 
 
-async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update: bool) -> None:
-    """Make sure the queue's stream exists (and, with ``update``, matches ``cfg``) plus its consumers."""
-    await ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=update)
+async def ensure_queue(conn: Connection, queue: str, cfg: QueueConfig, *, update: bool, strict: bool = True) -> None:
+    """Make sure the queue's stream exists (and, with ``update``, matches ``cfg``) plus its consumers.
+
+    ``strict=False`` (a worker starting): what exists but differs and this user may
+    not update is logged instead of raised; what is missing must be created.
+    """
+    await ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=update, strict=strict)
     if not update:
         return
     for priority in cfg.ordered_priorities():
-        await ensure_consumer(conn, conn.names.stream(queue), queue_consumer_config(conn.names, queue, priority, cfg))
-    await _ensure_advisory_capture(conn, queue)
+        config = queue_consumer_config(conn.names, queue, priority, cfg)
+        await ensure_consumer(conn, conn.names.stream(queue), config, strict=strict)
+    await _ensure_advisory_capture(conn, queue, strict=strict)
     await ensure_delayed_stream(conn, replicas=cfg.replicas)
-    await ensure_forwarder(conn, queue)
+    await ensure_forwarder(conn, queue, strict=strict)
 
 
 async def ensure_stream_exists(conn: Connection, queue: str, cfg: QueueConfig) -> None:
@@ -85,7 +91,7 @@ async def ensure_stream_exists(conn: Connection, queue: str, cfg: QueueConfig) -
     await ensure_stream(conn, queue_stream_config(conn.names, queue, cfg), update=False)
 
 
-async def ensure_dlq(conn: Connection, settings: Settings) -> None:
+async def ensure_dlq(conn: Connection, settings: Settings, *, strict: bool = True) -> None:
     names = conn.names
     config = StreamConfig(
         name=names.dlq_stream,
@@ -98,7 +104,7 @@ async def ensure_dlq(conn: Connection, settings: Settings) -> None:
         duplicate_window=120,
         allow_direct=True,
     )
-    await ensure_stream(conn, config, update=True)
+    await ensure_stream(conn, config, update=True, strict=strict)
 
 
 async def ensure_status_bucket(conn: Connection, settings: Settings) -> None:
@@ -107,7 +113,7 @@ async def ensure_status_bucket(conn: Connection, settings: Settings) -> None:
     )
 
 
-async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
+async def _ensure_advisory_capture(conn: Connection, queue: str, *, strict: bool) -> None:
     """Capture the queue's MAX_DELIVERIES advisories durably and give them a mover consumer.
 
     Advisories are plain NATS messages: without a stream, one fired while no
@@ -118,14 +124,16 @@ async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
     names = conn.names
     subject = names.max_deliveries_advisory(queue)
     for _ in range(5):
-        try:
-            info = await conn.js.stream_info(names.advisory_stream)
+        info = await stream_info(conn, names.advisory_stream)
+        if info is not None:
             subjects = list(info.config.subjects or [])
             if subject in subjects:
                 break
             info.config.subjects = [*subjects, subject]
-            await conn.js.update_stream(info.config)
-        except nats.js.errors.NotFoundError:
+            update = f"$JS.API.STREAM.UPDATE.{names.advisory_stream}"
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await conn.violations.call(update, conn.js.update_stream(info.config))
+        else:
             await ensure_stream(
                 conn,
                 StreamConfig(
@@ -153,4 +161,5 @@ async def _ensure_advisory_capture(conn: Connection, queue: str) -> None:
             ack_wait=_MOVER_ACK_WAIT_S,
             max_deliver=-1,
         ),
+        strict=strict,
     )

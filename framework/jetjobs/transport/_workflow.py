@@ -45,8 +45,14 @@ class WorkflowTransport:
     def conn(self) -> Connection:
         return self._conn
 
-    async def ensure(self) -> None:
-        """Create every workflow bucket and stream that is missing (idempotent, once per process)."""
+    async def ensure(self, *, objects: bool = False) -> None:
+        """Create every workflow bucket and stream that is missing (idempotent, once per process).
+
+        Each is looked up first, so a service without create rights starts once
+        ``jetjobs provision`` (``objects=True``: the output object store too) has run.
+        """
+        if objects:
+            await self._object_store()
         if self._ready:
             return
         conn, s, names = self._conn, self._settings, self._conn.names
@@ -159,10 +165,13 @@ class WorkflowTransport:
     async def _object_store(self) -> ObjectStore:
         if self._objects is None:
             bucket = self._conn.names.workflow_objects_bucket
+            calls = self._conn.violations
             try:
-                self._objects = await self._conn.js.object_store(bucket)
+                self._objects = await calls.call(
+                    f"$JS.API.STREAM.INFO.OBJ_{bucket}", self._conn.js.object_store(bucket)
+                )
             except nats.js.errors.BucketNotFoundError:
-                self._objects = await self._conn.js.create_object_store(
+                create = self._conn.js.create_object_store(
                     bucket,
                     ObjectStoreConfig(
                         bucket=bucket,
@@ -172,6 +181,7 @@ class WorkflowTransport:
                         replicas=self._settings.workflow_replicas,
                     ),
                 )
+                self._objects = await calls.call(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", create)
         return self._objects
 
     async def broadcast_cancel(self, run_id: str) -> None:

@@ -98,7 +98,7 @@ class Worker:
     async def start(self) -> None:
         app = self.app
         await app.connect()
-        await app.provision(self.queues)
+        await app.provision(self.queues, strict=False)
         conn = app.connection
         for queue in self.queues:
             if not any(t.spec.queue == queue for t in app.tasks.values()):
@@ -122,6 +122,8 @@ class Worker:
             await self._steps.start()
         for queue in self.queues:
             await self._start_queue(queue)
+        # A pull the server refuses would leave this worker idle but "ready": fail now instead.
+        await conn.check_access(self._pull_subjects())
         metrics.in_flight.add_source(self._in_flight)
         self._backlog = BacklogMonitor(conn, self.queues)
         await self._backlog.start()
@@ -135,6 +137,18 @@ class Worker:
         )
         self.started.set()
 
+    def _pull_subjects(self) -> list[str]:
+        names = self.app.connection.names
+        pulls = []
+        for queue in self.queues:
+            consumers = [
+                (names.stream(queue), names.consumer(queue, p)) for p in self.app.queue_config(queue).priorities
+            ]
+            consumers.append((names.advisory_stream, names.mover_consumer(queue)))
+            consumers.append((names.delayed_stream, names.forwarder_consumer(queue)))
+            pulls += [f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}" for stream, consumer in consumers]
+        return pulls
+
     async def _start_queue(self, queue: str) -> None:
         conn = self.app.connection
         cfg = self.app.queue_config(queue)
@@ -147,7 +161,7 @@ class Worker:
 
         async def reprovision() -> None:
             log.warning("consumers of %s are missing; provisioning them again", queue)
-            await self.app.provision([queue])
+            await self.app.provision([queue], strict=False)
 
         fetcher = Fetcher(
             conn,

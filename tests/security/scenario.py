@@ -1,0 +1,298 @@
+"""One service per role, each with its own NATS user, doing what that role does in production.
+
+The scenario is what the permission blocks of ``jetjobs permissions`` are tested
+against: a provisioner provisions, a worker runs jobs (success, retry, dead
+letter, a delayed job) and a workflow with a fan-in, a large output and a
+compensation; a producer enqueues, reads status and results and starts the
+workflow; the scheduler fires a schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import nats
+import nats.errors
+import pytest
+from nats.js import JetStreamContext
+
+from jetjobs import App, JobFailed, PermissionDenied, WorkflowFailed
+from jetjobs.scheduler import Scheduler
+from jetjobs.workflow import Step, StepRetry
+from tests.helpers import eventually, running_worker
+
+QUEUE = "work"
+SPARE = "spare"  # a second queue the provisioner adds
+ROLES = ("provisioner", "worker", "producer", "scheduler")
+PASSWORD = "s3cret-pw"  # loopback test servers only
+
+
+class Flaky(Exception):
+    """Fails the first attempt of ``flaky``."""
+
+
+@dataclass
+class Calls:
+    seen: list[str] = field(default_factory=list)
+
+
+WORKFLOWS = {"worker": ("blob",), "producer": ("fan-in",)}  # each reads the other's from the bucket
+
+
+def register(app: App, calls: Calls, workflows: tuple[str, ...] = ()) -> None:
+    """The tasks, the same in every role's app, and the ``workflows`` this one declares."""
+
+    @app.task(queue=QUEUE)
+    async def double(x: int) -> int:
+        calls.seen.append(f"double:{x}")
+        return x * 2
+
+    @app.task(queue=QUEUE, max_retries=2, retry_delay_s=0.05, retry_jitter=False)
+    async def flaky(key: str) -> str:
+        calls.seen.append(f"flaky:{key}")
+        if calls.seen.count(f"flaky:{key}") < 2:
+            raise Flaky("first attempt fails")
+        return f"ok {key}"
+
+    @app.task(queue=QUEUE, max_retries=0)
+    async def doomed() -> None:
+        raise ValueError("always fails")
+
+    @app.task(queue=QUEUE)
+    async def tick() -> None:
+        calls.seen.append("tick")
+
+    @app.task(queue=QUEUE)
+    async def part(name: str, size: int) -> dict[str, Any]:
+        calls.seen.append(f"part:{name}")
+        return {"name": name, "blob": "x" * size}
+
+    @app.task(queue=QUEUE)
+    async def join(a: str, b: str) -> None:
+        calls.seen.append(f"join:{a}+{b}")
+        raise ValueError("the join step fails, so part a is compensated")
+
+    @app.task(queue=QUEUE)
+    async def undo(name: str) -> str:
+        calls.seen.append(f"undo:{name}")
+        return f"undone {name}"
+
+    if "fan-in" in workflows:
+        _fan_in(app)
+    if "blob" in workflows:
+        blob = app.workflow("blob")  # its result is read back from the object store
+        blob.step("big", "part", input={"name": "big", "size": 4096})
+
+
+def _fan_in(app: App) -> None:
+    wf = app.workflow(
+        "fan-in",
+        timeout_s=600,
+        compensate={"a": Step("undo", input={"name": "{{tasks.a.output.name}}"})},
+    )
+    wf.step("a", "part", input={"name": "a", "size": 10})
+    wf.step("b", "part", input={"name": "b", "size": 4096})  # over the inline limit: the object store
+    wf.step(
+        "join",
+        "join",
+        depends_on=["a", "b"],
+        input={"a": "{{tasks.a.output.name}}", "b": "{{tasks.b.output.name}}"},
+        retry=StepRetry(max_attempts=1),
+    )
+
+
+QUEUE_SETTINGS = {"max_deliveries": 8}
+INBOX = {"worker": "_INBOX_worker"}  # one role with its own inbox prefix, as docs/security.md advises
+
+
+def build(role: str, url: str, calls: Calls, queue: dict[str, Any] | None = None, **settings: Any) -> App:
+    app = App(
+        f"perm-{role}",
+        nats_url=url,
+        nats_user=role,
+        nats_password=PASSWORD,
+        nats_inbox_prefix=INBOX.get(role, "_INBOX"),
+        request_timeout_s=3.0,
+        workflow_inline_output_bytes=1024,
+        queues={q: {**QUEUE_SETTINGS, **(queue or {})} for q in (QUEUE, SPARE)},
+        **settings,
+    )
+    register(app, calls, WORKFLOWS.get(role, ()))
+    return app
+
+
+# -- the parts of the scenario, one per role ------------------------------------------
+
+
+async def provision(url: str) -> None:
+    """``jetjobs provision`` three times: create, add a queue, then apply changed settings."""
+    older = {"max_length": 10_000, "ack_wait_s": 20.0}
+    async with build("provisioner", url, Calls(), queue=older, dlq_max_age_s=3600) as app:
+        assert await app.provision([QUEUE]) == [QUEUE]
+    async with build("provisioner", url, Calls(), queue=older, dlq_max_age_s=3600) as app:
+        await app.provision([SPARE])  # the advisory stream gets the new queue's subject
+    async with build("provisioner", url, Calls()) as app:
+        await app.provision([QUEUE, SPARE])  # queue streams, consumers and the DLQ are updated
+
+
+async def exhaust_one(url: str) -> int:
+    """As an admin: a job whose deliveries run out unsettled (as if its workers kept crashing).
+
+    The server's MAX_DELIVERIES advisory then waits in the advisory stream for the
+    worker's dead-letter mover. Returns the job's stream sequence.
+    """
+    nc = await nats.connect(url, user="admin", password=PASSWORD)
+    try:
+        js = nc.jetstream()
+        ack = await js.publish(f"jobs.{QUEUE}.low", b'{"args": [0], "kwargs": {}}', headers={"Jetjobs-Task": "double"})
+        sub = await js.pull_subscribe_bind(f"{QUEUE}-low", stream=f"JOBS_{QUEUE}")
+        for _ in range(QUEUE_SETTINGS["max_deliveries"]):
+            (msg,) = await sub.fetch(1, timeout=5)
+            await msg.nak()
+        # The advisory fires when the server would deliver once more: ask for it.
+        with contextlib.suppress(nats.errors.TimeoutError):
+            await sub.fetch(1, timeout=0.5)
+        await eventually(lambda: _advisories(js), timeout_s=10)
+        await sub.unsubscribe()
+        return int(ack.seq)
+    finally:
+        await nc.close()
+
+
+async def _advisories(js: JetStreamContext) -> bool:
+    info = await js.stream_info("JOBS_ADVISORIES")
+    return info.state.messages > 0
+
+
+async def moved(url: str) -> bool:
+    """The exhausted job is in the dead-letter queue (read as an admin)."""
+    nc = await nats.connect(url, user="admin", password=PASSWORD)
+    try:
+        info = await nc.jetstream().stream_info("JOBS_DLQ", subjects_filter=f"dlq.{QUEUE}")
+        return bool(info.state.subjects) and (await nc.jetstream().stream_info(f"JOBS_{QUEUE}")).state.messages == 0
+    finally:
+        await nc.close()
+
+
+@contextlib.asynccontextmanager
+async def worker(url: str, calls: Calls) -> AsyncIterator[None]:
+    app = build("worker", url, calls)
+    async with running_worker(app, queues=[QUEUE], shutdown_grace_s=1.0):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def scheduler(url: str, calls: Calls) -> AsyncIterator[None]:
+    app = build("scheduler", url, calls)
+    app.register_periodic("tick", schedule=timedelta(seconds=1), queue=QUEUE, name="tick")
+    service = Scheduler(app, serve_http=False)
+    task = asyncio.create_task(service.run())
+    started = asyncio.create_task(service.started.wait())
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        started.cancel()
+        await task
+    try:
+        yield
+    finally:
+        service.request_stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def produce(url: str, calls: Calls) -> None:
+    """Enqueue, read status and results, start a workflow run and wait for its end."""
+    async with build("producer", url, calls) as app:
+        job = await app.enqueue("double", [21], queue=QUEUE)
+        assert await job.result(timeout_s=15) == 42
+        assert (await app.status(job.id)).state == "succeeded"
+        retried = await app.enqueue("flaky", ["k"], queue=QUEUE)
+        assert await retried.result(timeout_s=15) == "ok k"
+        dead = await app.enqueue("doomed", queue=QUEUE)
+        with pytest.raises(JobFailed):
+            await dead.result(timeout_s=15)
+        assert (await app.status(dead.id)).state in ("dead", "failed")
+        delayed = await app.enqueue("double", [1], queue=QUEUE, delay_s=0.3)
+        assert await delayed.result(timeout_s=15) == 2
+        run = await app.execute_workflow("fan-in")
+        with pytest.raises(WorkflowFailed) as failed:
+            await run.result(timeout_s=20)
+        assert failed.value.state == "compensated", failed.value
+        assert "undo:a" in calls.seen
+        assert "join:a+b" in calls.seen
+        big = await app.execute_workflow("blob")
+        assert len((await big.result(timeout_s=20))["blob"]) == 4096
+
+
+async def fire(url: str, calls: Calls) -> None:
+    async with scheduler(url, calls):
+        await eventually(lambda: "tick" in calls.seen, timeout_s=15)
+
+
+async def everything(url: str, *, produce_: bool = True, fire_: bool = True) -> Calls:
+    """Provision; then a worker (whose mover dead-letters an exhausted job), a producer and the scheduler."""
+    calls = Calls()
+    await provision(url)
+    await exhaust_one(url)
+    async with worker(url, calls):
+        await eventually(lambda: moved(url), timeout_s=15)
+        if produce_:
+            await produce(url, calls)
+        if fire_:
+            await fire(url, calls)
+    return calls
+
+
+# -- failing fast on a permissions violation ----------------------------------------------
+
+
+class _Violations(logging.Handler):
+    """Collects the PermissionDenied errors jetjobs logs (those it cannot raise to a caller)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.errors: list[PermissionDenied] = []
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = getattr(record, "permission_denied", None)
+        if isinstance(error, PermissionDenied):
+            self.errors.append(error)
+            self.seen.set()
+
+
+async def run_watched(scenario: Callable[[], Awaitable[object]], timeout_s: float = 60.0) -> list[PermissionDenied]:
+    """Run ``scenario``; stop at the first permissions violation. Returns the violations seen.
+
+    A violation raised to the scenario (start-up, enqueue...) and one only logged
+    (inside a worker's settle path, say) count alike.
+    """
+    handler = _Violations()
+    logger = logging.getLogger("jetjobs")
+    logger.addHandler(handler)
+    task = asyncio.create_task(scenario())
+    seen = asyncio.create_task(handler.seen.wait())
+    try:
+        await asyncio.wait({task, seen}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            seen.cancel()
+            error = task.exception()
+            if isinstance(error, PermissionDenied):
+                handler.errors.append(error)
+            elif error is not None and not handler.errors:
+                raise error
+        else:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 30)
+            if not handler.errors:
+                raise AssertionError(f"scenario neither finished nor hit a permissions violation in {timeout_s}s")
+    finally:
+        seen.cancel()
+        logger.removeHandler(handler)
+    return handler.errors
