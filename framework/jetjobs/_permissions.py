@@ -166,15 +166,22 @@ def _objects_read(n: Names) -> list[Allow]:
     ]
 
 
-def _workflow_client(n: Names) -> list[Allow]:
-    """Starting runs and reading them (producer, worker, ui)."""
+def _workflow_reader(n: Names) -> list[Allow]:
+    """Reading definitions and runs (every role that touches workflows)."""
     return [
         *_kv_read(n.workflow_defs_bucket, "workflow definitions"),
-        _kv_write(n.workflow_defs_bucket, "workflow definitions (published once per version)"),
         *_kv_read(n.workflow_runs_bucket, "workflow runs", direct=False),
-        _kv_write(n.workflow_runs_bucket, "workflow runs (compare-and-set)"),
         _info(n.workflow_join_stream, "find the fan-in counters"),
         _info(n.workflow_events_stream, "find the run logs"),
+    ]
+
+
+def _workflow_client(n: Names) -> list[Allow]:
+    """Starting runs and advancing them (producer, worker)."""
+    return [
+        *_workflow_reader(n),
+        _kv_write(n.workflow_defs_bucket, "workflow definitions (published once per version)"),
+        _kv_write(n.workflow_runs_bucket, "workflow runs (compare-and-set)"),
         Allow(n.workflow_events(), "append to a run's log"),
     ]
 
@@ -290,6 +297,8 @@ def _ui(n: Names, qs: Sequence[str]) -> list[Allow]:
         *_kv_watch(n.schedules_bucket, "schedules"),
         _kv_write(n.schedules_bucket, "pause and resume schedules"),
         Allow(f"{_API}.STREAM.LIST", "list the queues"),
+        *_workflow_reader(n),
+        *_kv_watch(n.workflow_runs_bucket, "workflow runs (the list of runs)"),
     ]
     for q in qs:
         allows += [

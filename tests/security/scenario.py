@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sys
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,14 +25,14 @@ import nats.errors
 import pytest
 from nats.js import JetStreamContext
 
-from jetjobs import App, JobFailed, PermissionDenied, WorkflowFailed
+from jetjobs import App, JobFailed, PermissionDenied, WorkflowFailed, transport
 from jetjobs.scheduler import Scheduler
 from jetjobs.workflow import Step, StepRetry
 from tests.helpers import eventually, running_worker
 
 QUEUE = "work"
 SPARE = "spare"  # a second queue the provisioner adds
-ROLES = ("provisioner", "worker", "producer", "scheduler")
+ROLES = ("provisioner", "worker", "producer", "scheduler", "ui")
 PASSWORD = "s3cret-pw"  # loopback test servers only
 
 
@@ -150,7 +153,11 @@ async def exhaust_one(url: str) -> int:
     nc = await nats.connect(url, user="admin", password=PASSWORD)
     try:
         js = nc.jetstream()
-        ack = await js.publish(f"jobs.{QUEUE}.low", b'{"args": [0], "kwargs": {}}', headers={"Jetjobs-Task": "double"})
+        ack = await js.publish(
+            f"jobs.{QUEUE}.low",
+            b'{"args": [0], "kwargs": {}}',
+            headers={"Jetjobs-Task": "double", "Jetjobs-Job-Id": "exhausted-1", "Nats-Msg-Id": "exhausted-1"},
+        )
         sub = await js.pull_subscribe_bind(f"{QUEUE}-low", stream=f"JOBS_{QUEUE}")
         for _ in range(QUEUE_SETTINGS["max_deliveries"]):
             (msg,) = await sub.fetch(1, timeout=5)
@@ -229,13 +236,39 @@ async def produce(url: str, calls: Calls) -> None:
         assert len((await big.result(timeout_s=20))["blob"]) == 4096
 
 
+async def operate(url: str) -> None:
+    """What an operator's UI does: queue counts, dead letters (read, replay, delete), job status,
+    pausing a schedule, workflow runs."""
+    async with build("ui", url, Calls()) as app:
+        conn = app.connection
+        assert QUEUE in await transport.list_queues(conn)
+        stats = await transport.queue_stats(conn, QUEUE)
+        assert stats is not None
+        assert stats.dead >= 2
+        letters = await app.dead_letters.list(QUEUE)
+        exhausted = next(d for d in letters if d.task == "double")
+        assert (await app.dead_letters.get(exhausted.seq)).job_id == exhausted.job_id
+        replayed = await app.dead_letters.replay(exhausted.seq)
+        assert await replayed.result(timeout_s=15) == 0
+        doomed = next(d for d in letters if d.task == "doomed")
+        assert (await app.status(doomed.job_id)).state in ("dead", "failed")
+        assert await app.dead_letters.delete(doomed.seq)
+        assert (await app.schedules.pause("tick")).paused
+        assert not (await app.schedules.resume("tick")).paused
+        assert [s.definition.name for s in await app.schedules.list()] == ["tick"]
+        runs = await app.workflow_runs()
+        assert {r.name for r in runs} == {"fan-in", "blob"}
+        assert (await (await app.workflow_run(runs[0].run_id)).status()).state in ("succeeded", "compensated")
+
+
 async def fire(url: str, calls: Calls) -> None:
     async with scheduler(url, calls):
         await eventually(lambda: "tick" in calls.seen, timeout_s=15)
 
 
-async def everything(url: str, *, produce_: bool = True, fire_: bool = True) -> Calls:
-    """Provision; then a worker (whose mover dead-letters an exhausted job), a producer and the scheduler."""
+async def everything(url: str, *, produce_: bool = True, fire_: bool = True, operate_: bool = True) -> Calls:
+    """Provision; then a worker (whose mover dead-letters an exhausted job), a producer, the
+    scheduler, and an operator's UI looking at what they left."""
     calls = Calls()
     await provision(url)
     await exhaust_one(url)
@@ -245,6 +278,8 @@ async def everything(url: str, *, produce_: bool = True, fire_: bool = True) -> 
             await produce(url, calls)
         if fire_:
             await fire(url, calls)
+        if operate_:
+            await operate(url)
     return calls
 
 
@@ -296,3 +331,48 @@ async def run_watched(scenario: Callable[[], Awaitable[object]], timeout_s: floa
         seen.cancel()
         logger.removeHandler(handler)
     return handler.errors
+
+
+# What each role's removal test runs: the parts of the scenario in which that role acts.
+PARTS: dict[str, Callable[[str], Awaitable[object]]] = {
+    "provisioner": provision,
+    "worker": lambda url: everything(url, fire_=False, operate_=False),
+    "producer": lambda url: everything(url, fire_=False, operate_=False),
+    "scheduler": lambda url: everything(url, produce_=False, operate_=False),
+    "ui": everything,
+}
+
+
+class _ExitOnDenied(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        error = getattr(record, "permission_denied", None)
+        if isinstance(error, PermissionDenied):
+            _denied(error)
+
+
+def _denied(error: PermissionDenied) -> None:
+    print(f"DENIED\t{error.operation}\t{error.subject}\t{error}", flush=True)
+    os._exit(3)  # the first violation is the answer: no need to wind the services down
+
+
+def main(argv: list[str]) -> None:
+    """``python -m tests.security.scenario <role> <url>``: run the role's part in a process of its own.
+
+    Prints ``DENIED<TAB>operation<TAB>subject<TAB>message`` and exits 3 at the first
+    permissions violation; exits 0 when the part passes, 1 when it fails otherwise.
+    """
+    role, url = argv
+    logging.getLogger("jetjobs").addHandler(_ExitOnDenied(logging.WARNING))
+    try:
+        asyncio.run(PARTS[role](url))
+    except PermissionDenied as error:
+        _denied(error)
+    except BaseException:
+        traceback.print_exc()
+        sys.stdout.flush()
+        os._exit(1)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
