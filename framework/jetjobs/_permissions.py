@@ -163,6 +163,7 @@ def _objects_read(n: Names) -> list[Allow]:
         Allow(f"{_API}.STREAM.MSG.GET.OBJ_{bucket}", "read a large workflow output's description"),
         Allow(f"{_API}.CONSUMER.CREATE.OBJ_{bucket}", "read a large workflow output's chunks (ordered consumer)"),
         Allow(f"{_API}.STREAM.NAMES", "nats-py looks up the output store's stream by subject"),
+        Allow(f"$JS.FC.OBJ_{bucket}.>", "flow control while reading outputs of a few MB"),
     ]
 
 

@@ -32,6 +32,7 @@ from tests.helpers import eventually, running_worker
 
 QUEUE = "work"
 SPARE = "spare"  # a second queue the provisioner adds
+BIG = 3_000_000  # read back with JetStream flow control ($JS.FC); the servers take 8 MB payloads
 ROLES = ("provisioner", "worker", "producer", "scheduler", "ui")
 PASSWORD = "s3cret-pw"  # loopback test servers only
 
@@ -90,7 +91,7 @@ def register(app: App, calls: Calls, workflows: tuple[str, ...] = ()) -> None:
         _fan_in(app)
     if "blob" in workflows:
         blob = app.workflow("blob")  # its result is read back from the object store
-        blob.step("big", "part", input={"name": "big", "size": 4096})
+        blob.step("big", "part", input={"name": "big", "size": BIG})
 
 
 def _fan_in(app: App) -> None:
@@ -100,7 +101,7 @@ def _fan_in(app: App) -> None:
         compensate={"a": Step("undo", input={"name": "{{tasks.a.output.name}}"})},
     )
     wf.step("a", "part", input={"name": "a", "size": 10})
-    wf.step("b", "part", input={"name": "b", "size": 4096})  # over the inline limit: the object store
+    wf.step("b", "part", input={"name": "b", "size": BIG})  # the object store, read with flow control
     wf.step(
         "join",
         "join",
@@ -233,7 +234,7 @@ async def produce(url: str, calls: Calls) -> None:
         assert "undo:a" in calls.seen
         assert "join:a+b" in calls.seen
         big = await app.execute_workflow("blob")
-        assert len((await big.result(timeout_s=20))["blob"]) == 4096
+        assert len((await big.result(timeout_s=20))["blob"]) == BIG
 
 
 async def operate(url: str) -> None:
@@ -283,56 +284,6 @@ async def everything(url: str, *, produce_: bool = True, fire_: bool = True, ope
     return calls
 
 
-# -- failing fast on a permissions violation ----------------------------------------------
-
-
-class _Violations(logging.Handler):
-    """Collects the PermissionDenied errors jetjobs logs (those it cannot raise to a caller)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.errors: list[PermissionDenied] = []
-        self.seen = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        error = getattr(record, "permission_denied", None)
-        if isinstance(error, PermissionDenied):
-            self.errors.append(error)
-            self.seen.set()
-
-
-async def run_watched(scenario: Callable[[], Awaitable[object]], timeout_s: float = 60.0) -> list[PermissionDenied]:
-    """Run ``scenario``; stop at the first permissions violation. Returns the violations seen.
-
-    A violation raised to the scenario (start-up, enqueue...) and one only logged
-    (inside a worker's settle path, say) count alike.
-    """
-    handler = _Violations()
-    logger = logging.getLogger("jetjobs")
-    logger.addHandler(handler)
-    task = asyncio.create_task(scenario())
-    seen = asyncio.create_task(handler.seen.wait())
-    try:
-        await asyncio.wait({task, seen}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            seen.cancel()
-            error = task.exception()
-            if isinstance(error, PermissionDenied):
-                handler.errors.append(error)
-            elif error is not None and not handler.errors:
-                raise error
-        else:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(task, 30)
-            if not handler.errors:
-                raise AssertionError(f"scenario neither finished nor hit a permissions violation in {timeout_s}s")
-    finally:
-        seen.cancel()
-        logger.removeHandler(handler)
-    return handler.errors
-
-
 # What each role's removal test runs: the parts of the scenario in which that role acts.
 PARTS: dict[str, Callable[[str], Awaitable[object]]] = {
     "provisioner": provision,
@@ -340,6 +291,7 @@ PARTS: dict[str, Callable[[str], Awaitable[object]]] = {
     "producer": lambda url: everything(url, fire_=False, operate_=False),
     "scheduler": lambda url: everything(url, produce_=False, operate_=False),
     "ui": everything,
+    "all": everything,
 }
 
 

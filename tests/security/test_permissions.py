@@ -46,7 +46,8 @@ def server_conf(path: Path, roles: dict[str, Permissions]) -> Path:
         f'{{\nuser: "{role}"\npassword: "{scenario.PASSWORD}"\n{block.to_conf()}\n}}' for role, block in roles.items()
     ]
     users.append(f'{{user: "admin", password: "{scenario.PASSWORD}"}}')
-    path.write_text("authorization {\n  users = [\n" + "\n".join(users) + "\n  ]\n}\n")
+    # Step outputs of a few MB are stored in status records too: raise the 1 MB default.
+    path.write_text("max_payload: 8MB\nauthorization {\n  users = [\n" + "\n".join(users) + "\n  ]\n}\n")
     return path
 
 
@@ -58,34 +59,45 @@ def server(tmp_path: Path, roles: dict[str, Permissions]) -> Iterator[NatsServer
         yield nats_server
 
 
-async def test_every_role_runs_with_exactly_its_printed_permissions(tmp_path: Path) -> None:
+def run_part(part: str, url: str) -> tuple[int, str, list[list[str]]]:
+    """Run a part of the scenario in a process of its own, which exits at the first violation."""
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.security.scenario", part, url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    denied = [line.split("\t") for line in child.stdout.splitlines() if line.startswith("DENIED\t")]
+    return child.returncode, child.stdout[-3000:] + child.stderr[-3000:], denied
+
+
+def test_every_role_runs_with_exactly_its_printed_permissions(tmp_path: Path) -> None:
     with server(tmp_path, blocks()) as nats_server:
-        calls = scenario.Calls()
-
-        async def run() -> None:
-            calls.seen = (await scenario.everything(nats_server.url)).seen
-
-        assert await scenario.run_watched(run) == []
-    assert {"double:21", "flaky:k", "join:a+b", "undo:a", "part:big", "tick"} <= set(calls.seen)
+        code, output, denied = run_part("all", nats_server.url)
+    assert (code, denied) == (0, []), output
 
 
 def _kind(subject: str) -> str:
-    """Entries of one kind differ only in the names of the objects they touch."""
+    """Entries of one kind differ only in the objects they name (``$JS.API.STREAM.INFO``, ``$KV``, ``jobs``)."""
     tokens = subject.split(".")
     if subject.startswith("$JS.API."):
         return ".".join(tokens[:4])
-    return tokens[0] if not tokens[0].startswith("$") else ".".join(tokens[:2])
+    return ".".join(tokens[:2] if tokens[0] == "$JS" else tokens[:1])
 
 
 def removals() -> list[tuple[str, str]]:
-    cases = []
+    """Every entry of every role with JETJOBS_PERMISSIONS_FULL=1; else the first of each kind per
+    role, leaving out subjects already removed for an earlier role ($JS.API.INFO...)."""
+    cases, tried = [], set()
     for role, block in blocks().items():
-        seen_kinds: set[str] = set()
+        kinds: set[str] = set()
         for subject in [*block.publish_subjects, *block.subscribe_subjects]:
-            kind = _kind(subject)
-            if FULL or kind not in seen_kinds:
+            if FULL or (_kind(subject) not in kinds and subject not in tried):
                 cases.append((role, subject))
-            seen_kinds.add(kind)
+            kinds.add(_kind(subject))
+            tried.add(subject)
     return cases
 
 
@@ -95,17 +107,8 @@ def test_each_entry_is_needed(tmp_path: Path, role: str, subject: str) -> None:
     roles = blocks()
     roles[role] = roles[role].without(subject)
     with server(tmp_path, roles) as nats_server:
-        # A process of its own: it exits at the first violation, however its services are doing.
-        child = subprocess.run(
-            [sys.executable, "-m", "tests.security.scenario", role, nats_server.url],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-    denied = [line.split("\t") for line in child.stdout.splitlines() if line.startswith("DENIED\t")]
-    assert child.returncode == 3, f"{role} without {subject!r}: exit {child.returncode}\n{child.stdout[-3000:]}"
+        code, output, denied = run_part(role, nats_server.url)
+    assert code == 3, f"{role} without {subject!r}: exit {code}\n{output}"
     _, operation, refused, message = denied[0]
     full = blocks()[role]
     lists = {"publish": full.publish_subjects, "subscribe": full.subscribe_subjects}
