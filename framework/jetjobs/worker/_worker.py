@@ -300,6 +300,14 @@ class Worker:
         """Start, work until ``request_stop()``, then shut down."""
         try:
             await self.start()
+        except BaseException:
+            # The start-up error is the one to report, not what a half-started shutdown says.
+            try:
+                await self.shutdown()
+            except Exception as exc:
+                log.debug("shutdown after a failed start: %s", exc)
+            raise
+        try:
             await self._stop.wait()
         finally:
             await self.shutdown()
