@@ -147,6 +147,14 @@ def _kv_watch(bucket: str, what: str) -> list[Allow]:
     ]
 
 
+def _kv_scan(bucket: str, what: str) -> list[Allow]:
+    """Reading every matching key once: an ordered consumer, deleted right after."""
+    return [
+        *_kv_watch(bucket, what),
+        Allow(f"{_API}.CONSUMER.DELETE.KV_{bucket}.*", f"list {what}: drop the one-shot reader at once"),
+    ]
+
+
 def _kv_write(bucket: str, what: str) -> Allow:
     return Allow(f"$KV.{bucket}.>", f"write {what}")
 
@@ -174,6 +182,7 @@ def _workflow_reader(n: Names) -> list[Allow]:
         *_kv_read(n.workflow_runs_bucket, "workflow runs", direct=False),
         _info(n.workflow_join_stream, "find the fan-in counters"),
         _info(n.workflow_events_stream, "find the run logs"),
+        _info(f"OBJ_{n.workflow_objects_bucket}", "find the workflow output store"),
     ]
 
 
@@ -191,28 +200,33 @@ def _workflow_client(n: Names) -> list[Allow]:
 
 
 def _provisioner(n: Names, qs: Sequence[str]) -> list[Allow]:
-    streams = [
-        *(n.stream(q) for q in qs),
-        n.dlq_stream,
+    buckets = [
+        n.status_bucket,
+        n.workers_bucket,
+        n.schedules_bucket,
+        n.catalog_bucket,
+        n.cancel_bucket,
+        n.locks_bucket,
+        n.workflow_defs_bucket,
+        n.workflow_runs_bucket,
+    ]
+    # Looked up before creating (the queue streams and the DLQ are created-or-updated in one request).
+    looked_up = [
         n.advisory_stream,
         n.delayed_stream,
+        n.rate_stream,
         n.workflow_join_stream,
         n.workflow_events_stream,
-        f"KV_{n.status_bucket}",
-        f"KV_{n.schedules_bucket}",
-        f"KV_{n.workflow_defs_bucket}",
-        f"KV_{n.workflow_runs_bucket}",
+        *(f"KV_{b}" for b in buckets),
         f"OBJ_{n.workflow_objects_bucket}",
     ]
-    allows = []
-    for stream in streams:
-        allows.append(_info(stream, "look up before creating"))
-        allows.append(Allow(f"{_API}.STREAM.CREATE.{stream}", "create"))
+    allows = [_info(stream, "look up before creating") for stream in looked_up]
+    for stream in [*(n.stream(q) for q in qs), n.dlq_stream, *looked_up]:
+        allows.append(Allow(f"{_API}.STREAM.CREATE.{stream}", "create (queue streams, DLQ: create or update)"))
     for stream in [*(n.stream(q) for q in qs), n.dlq_stream, n.advisory_stream]:
         allows.append(Allow(f"{_API}.STREAM.UPDATE.{stream}", "apply changed settings (advisories: add a queue)"))
     for q in qs:
         for stream, consumer in _queue_consumers(n, q):
-            allows.append(Allow(f"{_API}.CONSUMER.INFO.{stream}.{consumer}", "look up before creating"))
             allows.append(Allow(f"{_API}.CONSUMER.CREATE.{stream}.{consumer}.>", "create or update"))
     return allows
 
@@ -224,7 +238,15 @@ def _worker(n: Names, qs: Sequence[str]) -> list[Allow]:
         _info(n.dlq_stream, "start-up: the dead-letter stream exists"),
         _info(n.advisory_stream, "start-up: the advisory stream lists the queue"),
         _info(n.delayed_stream, "start-up: the delayed-jobs stream exists"),
-        _info(f"KV_{n.schedules_bucket}", "start-up: the schedules bucket exists"),
+        _info(f"KV_{n.catalog_bucket}", "start-up: publish this worker's tasks to the catalog"),
+        _kv_write(n.catalog_bucket, "the catalog entries of this worker's tasks"),
+        _info(f"KV_{n.workers_bucket}", "presence: the workers bucket"),
+        _kv_write(n.workers_bucket, "presence heartbeats"),
+        _info(f"KV_{n.cancel_bucket}", "cancel requests: the bucket"),
+        *_kv_watch(n.cancel_bucket, "cancel requests"),
+        *_kv_read(n.locks_bucket, "unique-job keys", direct=False),
+        _kv_write(n.locks_bucket, "unique jobs: take, renew and free keys"),
+        _info(n.rate_stream, "cluster-wide rate limits: the counter stream"),
         Allow(f"{_API}.STREAM.PURGE.{n.delayed_stream}", "cancel a workflow run's timeout when it ends"),
         *_workflow_client(n),
         # Run ids may hold dots: every subject under the counters' root.
@@ -239,6 +261,7 @@ def _worker(n: Names, qs: Sequence[str]) -> list[Allow]:
         allows += [
             _info(stream, f"start-up: queue {q} is provisioned"),
             Allow(f"{n.queue_subjects(q)[:-1]}*", f"enqueue into {q}: due delayed jobs, workflow steps"),
+            Allow(n.rate_subject(q, 0).removesuffix("0") + "*", f"rate limit of {q}: count starts per window"),
             Allow(n.dlq_subject(q), f"dead letters of {q}"),
             Allow(f"$JS.ACK.{stream}.>", f"ack, nak, term, in-progress for {q}"),
             Allow(f"{_API}.DIRECT.GET.{stream}", f"dead-letter mover: read a job that ran out of deliveries ({q})"),
@@ -258,8 +281,14 @@ def _producer(n: Names, qs: Sequence[str]) -> list[Allow]:
         *_kv_read(n.status_bucket, "job status"),
         *_kv_watch(n.status_bucket, "job status (result())"),
         _kv_write(n.status_bucket, "the first status record of a job"),
+        *_kv_read(n.catalog_bucket, "the task catalog (route and check a task by name)"),
+        _info(f"KV_{n.locks_bucket}", "unique jobs: the locks bucket"),
+        _kv_write(n.locks_bucket, "unique jobs: take the key before publishing"),
+        Allow(f"{_API}.STREAM.PURGE.{n.delayed_stream}", "cancel a delayed job (and a workflow run's timeout)"),
+        _info(f"KV_{n.cancel_bucket}", "cancel a queued or running job: the cancels bucket"),
+        _kv_write(n.cancel_bucket, "cancel a queued or running job (its worker watches the bucket)"),
         *_workflow_client(n),
-        *_kv_watch(n.workflow_defs_bucket, "workflow definitions (the latest version of a name)"),
+        *_kv_scan(n.workflow_defs_bucket, "workflow definitions (the latest version of a name)"),
         *_kv_watch(n.workflow_runs_bucket, "a workflow run (result())"),
         *_objects_read(n),
     ]
@@ -275,7 +304,7 @@ def _producer(n: Names, qs: Sequence[str]) -> list[Allow]:
 def _scheduler(n: Names, qs: Sequence[str]) -> list[Allow]:
     allows = [
         *_kv_read(n.schedules_bucket, "schedules"),
-        *_kv_watch(n.schedules_bucket, "schedule changes"),
+        *_kv_scan(n.schedules_bucket, "schedules"),
         _kv_write(n.schedules_bucket, "schedule definitions and fire times"),
         _kv_write(n.status_bucket, "the first status record of a fired job"),
     ]
@@ -295,11 +324,13 @@ def _ui(n: Names, qs: Sequence[str]) -> list[Allow]:
         Allow(f"{_API}.DIRECT.GET.{n.dlq_stream}", "read dead letters"),
         Allow(f"{_API}.STREAM.MSG.DELETE.{n.dlq_stream}", "delete a dead letter (and after a replay)"),
         *_kv_read(n.schedules_bucket, "schedules"),
-        *_kv_watch(n.schedules_bucket, "schedules"),
+        *_kv_scan(n.schedules_bucket, "schedules"),
+        _info(f"KV_{n.workers_bucket}", "find the worker presence bucket"),
+        *_kv_scan(n.workers_bucket, "live workers"),
         _kv_write(n.schedules_bucket, "pause and resume schedules"),
         Allow(f"{_API}.STREAM.LIST", "list the queues"),
         *_workflow_reader(n),
-        *_kv_watch(n.workflow_runs_bucket, "workflow runs (the list of runs)"),
+        *_kv_scan(n.workflow_runs_bucket, "workflow runs (the list of runs)"),
     ]
     for q in qs:
         allows += [

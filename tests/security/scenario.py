@@ -27,6 +27,7 @@ from nats.js import JetStreamContext
 
 from jetjobs import App, JobFailed, PermissionDenied, WorkflowFailed, WorkflowNotFound, WorkflowRun, transport
 from jetjobs.scheduler import Scheduler
+from jetjobs.worker._presence import list_workers
 from jetjobs.workflow import Step, StepRetry
 from tests.helpers import eventually, running_worker
 
@@ -83,6 +84,16 @@ def register(app: App, calls: Calls, workflows: tuple[str, ...] = ()) -> None:
         raise ValueError("the join step fails, so part a is compensated")
 
     @app.task(queue=QUEUE)
+    async def sleepy() -> None:
+        calls.seen.append("sleepy")
+        await asyncio.sleep(60)  # until cancelled
+
+    @app.task(queue=QUEUE, unique=True)  # the producer and the worker take its key (locks bucket)
+    async def once(key: str) -> str:
+        calls.seen.append(f"once:{key}")
+        return key
+
+    @app.task(queue=QUEUE)
     async def undo(name: str) -> str:
         calls.seen.append(f"undo:{name}")
         return f"undone {name}"
@@ -111,8 +122,10 @@ def _fan_in(app: App) -> None:
     )
 
 
-QUEUE_SETTINGS = {"max_deliveries": 8}
+QUEUE_SETTINGS: dict[str, Any] = {"max_deliveries": 8, "rate_limit": 1000}  # cluster-wide: JOBS_RATE
 INBOX = {"worker": "_INBOX_worker"}  # one role with its own inbox prefix, as docs/security.md advises
+# A least-privilege worker does not provision: `jetjobs provision` (the provisioner) did.
+ROLE_SETTINGS: dict[str, dict[str, Any]] = {"worker": {"provision_on_start": False}}
 
 
 def build(role: str, url: str, calls: Calls, queue: dict[str, Any] | None = None, **settings: Any) -> App:
@@ -125,7 +138,7 @@ def build(role: str, url: str, calls: Calls, queue: dict[str, Any] | None = None
         request_timeout_s=3.0,
         workflow_inline_output_bytes=1024,
         queues={q: {**QUEUE_SETTINGS, **(queue or {})} for q in (QUEUE, SPARE)},
-        **settings,
+        **{**ROLE_SETTINGS.get(role, {}), **settings},
     )
     register(app, calls, WORKFLOWS.get(role, ()))
     return app
@@ -227,6 +240,15 @@ async def produce(url: str, calls: Calls) -> None:
         assert (await app.status(dead.id)).state in ("dead", "failed")
         delayed = await app.enqueue("double", [1], queue=QUEUE, delay_s=0.3)
         assert await delayed.result(timeout_s=15) == 2
+        later = await app.enqueue("double", [3], queue=QUEUE, delay_s=600)
+        assert await later.cancel()  # the cancels bucket; the delayed job's schedule is deleted
+        assert (await app.status(later.id)).state == "cancelled"
+        running = await app.enqueue("sleepy", queue=QUEUE)
+        await eventually(lambda: _state_is(app, running.id, "running"), timeout_s=15)
+        assert await running.cancel()  # the cancels bucket, which the worker watches
+        await eventually(lambda: _state_is(app, running.id, "cancelled"), timeout_s=15)
+        unique = await app.enqueue("once", ["u1"], queue=QUEUE)
+        assert await unique.result(timeout_s=15) == "u1"
         run = await app.execute_workflow("fan-in")
         with pytest.raises(WorkflowFailed) as failed:
             await run.result(timeout_s=20)
@@ -235,6 +257,10 @@ async def produce(url: str, calls: Calls) -> None:
         assert "join:a+b" in calls.seen
         big = await _start_declared_elsewhere(app, "blob")
         assert len((await big.result(timeout_s=20))["blob"]) == BIG
+
+
+async def _state_is(app: App, job_id: str, state: str) -> bool:
+    return (await app.status(job_id, wait_s=5)).state == state
 
 
 async def _start_declared_elsewhere(app: App, name: str) -> WorkflowRun:
@@ -272,6 +298,7 @@ async def operate(url: str) -> None:
         assert (await app.schedules.pause("tick")).paused
         assert not (await app.schedules.resume("tick")).paused
         assert [s.definition.name for s in await app.schedules.list()] == ["tick"]
+        assert [list(w["queues"]) for w in await list_workers(conn)] == [[QUEUE]]
         runs = await app.workflow_runs()
         assert {r.name for r in runs} == {"fan-in", "blob"}
         assert (await (await app.workflow_run(runs[0].run_id)).status()).state in ("succeeded", "compensated")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -35,16 +34,24 @@ async def test_a_worker_before_provisioning_says_what_to_run(tmp_path: Path) -> 
             await worker.run()
 
 
-async def test_a_worker_with_other_settings_starts_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_worker_that_provisions_without_the_rights_is_told_how_to_start(tmp_path: Path) -> None:
+    with server(tmp_path, blocks()) as nats_server:
+        await scenario.provision(nats_server.url)
+        app = scenario.build("worker", nats_server.url, scenario.Calls(), provision_on_start=True)
+        worker = Worker(app, queues=[scenario.QUEUE])
+        with pytest.raises(PermissionDenied, match=r"\$JS\.API\.STREAM\.CREATE\..*provision_on_start=false"):
+            await worker.run()
+        assert not worker.started.is_set()
+
+
+async def test_a_least_privilege_worker_runs_jobs(tmp_path: Path) -> None:
     with server(tmp_path, blocks()) as nats_server:
         await scenario.provision(nats_server.url)
         calls = scenario.Calls()
-        app = scenario.build("worker", nats_server.url, calls, queue={"max_length": 500})
+        app = scenario.build("worker", nats_server.url, calls)
         async with (
             scenario.build("producer", nats_server.url, calls) as producer,
             running_worker(app, queues=[scenario.QUEUE], shutdown_grace_s=1.0),
         ):
             job = await producer.enqueue("double", [4], queue=scenario.QUEUE)
             assert await job.result(timeout_s=15) == 8
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("stream JOBS_work differs from this service's settings (max_msgs)" in m for m in warned), warned

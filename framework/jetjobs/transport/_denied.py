@@ -65,7 +65,10 @@ def install(nc: Client, on_denied: Callable[[PermissionDenied], None]) -> None:
 
 def _hint(operation: str, subject: str) -> str:
     if subject.startswith(("$JS.API.STREAM.CREATE.", "$JS.API.STREAM.UPDATE.", "$JS.API.CONSUMER.CREATE.")):
-        return "run 'jetjobs provision' with provisioner rights first, or grant it (jetjobs permissions --role ...)"
+        return (
+            "run 'jetjobs provision' with provisioner rights and give workers provision_on_start=false, "
+            "or grant it (jetjobs permissions --role ...)"
+        )
     return "grant it to this user (see 'jetjobs permissions --role ...')"
 
 
