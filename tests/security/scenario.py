@@ -84,6 +84,22 @@ def register(app: App, calls: Calls, workflows: tuple[str, ...] = ()) -> None:
         raise ValueError("the join step fails, so part a is compensated")
 
     @app.task(queue=QUEUE)
+    async def undo(name: str) -> str:
+        calls.seen.append(f"undo:{name}")
+        return f"undone {name}"
+
+    _newer_tasks(app, calls)
+    if "fan-in" in workflows:
+        _fan_in(app)
+    if "blob" in workflows:
+        blob = app.workflow("blob")  # its result is read back from the object store
+        blob.step("big", "part", input={"name": "big", "size": BIG})
+
+
+def _newer_tasks(app: App, calls: Calls) -> None:
+    """A cancelled job and a unique one: the cancels and locks buckets."""
+
+    @app.task(queue=QUEUE)
     async def sleepy() -> None:
         calls.seen.append("sleepy")
         await asyncio.sleep(60)  # until cancelled
@@ -92,17 +108,6 @@ def register(app: App, calls: Calls, workflows: tuple[str, ...] = ()) -> None:
     async def once(key: str) -> str:
         calls.seen.append(f"once:{key}")
         return key
-
-    @app.task(queue=QUEUE)
-    async def undo(name: str) -> str:
-        calls.seen.append(f"undo:{name}")
-        return f"undone {name}"
-
-    if "fan-in" in workflows:
-        _fan_in(app)
-    if "blob" in workflows:
-        blob = app.workflow("blob")  # its result is read back from the object store
-        blob.step("big", "part", input={"name": "big", "size": BIG})
 
 
 def _fan_in(app: App) -> None:
