@@ -282,7 +282,7 @@ def _producer(n: Names, qs: Sequence[str]) -> list[Allow]:
         *_kv_watch(n.status_bucket, "job status (result())"),
         _kv_write(n.status_bucket, "the first status record of a job"),
         *_kv_read(n.catalog_bucket, "the task catalog (route and check a task by name)"),
-        _info(f"KV_{n.locks_bucket}", "unique jobs: the locks bucket"),
+        *_kv_read(n.locks_bucket, "unique-job keys (the job holding a taken key)", direct=False),
         _kv_write(n.locks_bucket, "unique jobs: take the key before publishing"),
         Allow(f"{_API}.STREAM.PURGE.{n.delayed_stream}", "cancel a delayed job (and a workflow run's timeout)"),
         _info(f"KV_{n.cancel_bucket}", "cancel a queued or running job: the cancels bucket"),

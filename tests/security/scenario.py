@@ -25,7 +25,16 @@ import nats.errors
 import pytest
 from nats.js import JetStreamContext
 
-from jetjobs import App, JobFailed, PermissionDenied, WorkflowFailed, WorkflowNotFound, WorkflowRun, transport
+from jetjobs import (
+    App,
+    DuplicateJob,
+    JobFailed,
+    PermissionDenied,
+    WorkflowFailed,
+    WorkflowNotFound,
+    WorkflowRun,
+    transport,
+)
 from jetjobs.scheduler import Scheduler
 from jetjobs.worker._presence import list_workers
 from jetjobs.workflow import Step, StepRetry
@@ -254,6 +263,10 @@ async def produce(url: str, calls: Calls) -> None:
         await eventually(lambda: _state_is(app, running.id, "cancelled"), timeout_s=15)
         unique = await app.enqueue("once", ["u1"], queue=QUEUE)
         assert await unique.result(timeout_s=15) == "u1"
+        held = await app.enqueue("once", ["u2"], queue=QUEUE, delay_s=600)  # holds its key until it runs
+        with pytest.raises(DuplicateJob):
+            await app.enqueue("once", ["u2"], queue=QUEUE)  # reads the holder of the key
+        assert await held.cancel()
         run = await app.execute_workflow("fan-in")
         with pytest.raises(WorkflowFailed) as failed:
             await run.result(timeout_s=20)
