@@ -149,10 +149,9 @@ def build(role: str, url: str, calls: Calls, queue: dict[str, Any] | None = None
         nats_user=role,
         nats_password=PASSWORD,
         nats_inbox_prefix=INBOX.get(role, "_INBOX"),
-        request_timeout_s=3.0,
         workflow_inline_output_bytes=1024,
         queues={q: {**QUEUE_SETTINGS, **(queue or {})} for q in (QUEUE, SPARE)},
-        **{**ROLE_SETTINGS.get(role, {}), **settings},
+        **{"request_timeout_s": 3.0, **ROLE_SETTINGS.get(role, {}), **settings},
     )
     register(app, calls, WORKFLOWS.get(role, ()))
     return app
