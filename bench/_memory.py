@@ -169,7 +169,7 @@ async def drain(server: NatsServer, waiting: int, target: int, every: int, inter
     result = Drain(backlog=waiting, target=target, every=every)
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         async with report_inbox() as inbox:
-            env = child_env(server.url, report_addr=inbox.addr, mode="progress", every=str(every))
+            env = child_env(server.url, report_addr=inbox.addr, mode="progress", every=str(every), expect=str(target))
             result.server_rss_kb["start"] = memory_kb(server.pid)["VmRSS"]
             with child_process(WORKER, env, Path(tmp) / "worker.log") as child:
                 await _follow(child, inbox, result, interval_s, say)

@@ -113,7 +113,8 @@ def table(small: dict[str, Any], large: dict[str, Any], ratio: float) -> str:
         )
     )
     lines.append(("jobs drained", f"{small['drained']:,}", f"{large['drained']:,}", "", "", ""))
-    lines.append(("drain rate (jobs/s)", f"{small['rate']:,}", f"{large['rate']:,}", "", "", ""))
+    rates = [f"{r['rate']:,}" if r["rate"] else "-" for r in (small, large)]
+    lines.append(("drain rate (jobs/s)", *rates, "", "", ""))
     servers = [f"{mib(r['server_rss_kb']['start'])} → {mib(r['server_rss_kb']['end'])}" for r in (small, large)]
     lines.append(("nats-server RSS (not compared)", *servers, "", "", ""))
     return "\n".join(_results._grid(lines))
