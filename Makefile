@@ -53,9 +53,10 @@ test-permissions: install ## every role's NATS permissions, each entry removed i
 screenshots: install test-tools ## retake the web UI screenshots in docs/ui/ (real Chromium)
 	UI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/ui -q
 
-bench: install ## throughput and latency next to plain nats-py, as ratios; workflow overhead next to plain jobs
+bench: install ## throughput and latency next to plain nats-py, as ratios; workflow overhead; worker RSS by backlog
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workflows.py
+	$(BIN)/python bench/memory.py
 
 chaos: install ## fault scenarios of issue 9 (worker kills, server kills, 3-node cluster leaders, fuzz); prints the figures
 	$(BIN)/python -m bench.chaos
