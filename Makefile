@@ -47,12 +47,16 @@ test-helm: install test-tools ## only the chart, image and compose tests
 test-unit: install ## only the tests that need no server
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+test-permissions: install ## every role's NATS permissions, each entry removed in turn (docs/security.md; ~6 min)
+	JETJOBS_PERMISSIONS_FULL=1 $(BIN)/python -m pytest tests/security $(PYTEST_ARGS)
+
 screenshots: install test-tools ## retake the web UI screenshots in docs/ui/ (real Chromium)
 	UI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/ui -q
 
-bench: install ## throughput and latency next to plain nats-py, as ratios; workflow overhead next to plain jobs
+bench: install ## throughput and latency next to plain nats-py, as ratios; workflow overhead; worker RSS by backlog
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/workflows.py
+	$(BIN)/python bench/memory.py
 
 chaos: install ## fault scenarios of issue 9 (worker kills, server kills, 3-node cluster leaders, fuzz); prints the figures
 	$(BIN)/python -m bench.chaos
@@ -66,4 +70,4 @@ dev: install ## laptop mode: nats-server + worker for the demo services (Ctrl-C 
 clean: ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .jetjobs build dist
 
-.PHONY: help install lint format test test-tools test-helm test-unit bench chaos demo dev clean screenshots
+.PHONY: help install lint format test test-tools test-helm test-unit test-permissions bench chaos demo dev clean screenshots

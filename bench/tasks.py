@@ -8,8 +8,14 @@ its first line and reports it over UDP, configured only by variables the bench s
 * ``BENCH_MODE``         ``latency``: one datagram ``"<i> <start>"`` per job;
                          ``drain``: one datagram once ``BENCH_EXPECT`` handlers have
                          started (see ``DrainReport``; per job only a counter, so the
-                         report does not slow the drain).
-* ``BENCH_EXPECT``       handler starts to wait for in drain mode.
+                         report does not slow the drain);
+                         ``progress``: one datagram ``"<count> <start> <awaiting>"``
+                         every ``BENCH_EVERY`` handler starts and at the
+                         ``BENCH_EXPECT``-th, ``awaiting`` the most
+                         publishes (result writes) that awaited the server's answer
+                         at a handler start since the last one (bench/memory.py).
+* ``BENCH_EXPECT``       handler starts to wait for in drain and progress mode.
+* ``BENCH_EVERY``        handler starts between two reports in progress mode.
 * ``BENCH_STORE``        ``0``: the task has ``store_result=False`` (default: results stored).
 * ``BENCH_TRACING``      ``1``: tracing on, through ``jetjobs.telemetry.configure`` with the
                          standard batch span processor and an exporter that drops the
@@ -51,6 +57,25 @@ def _latency_report(send: Callable[[str], None]) -> Report:
     return report
 
 
+def _progress_report(every: int, expect: int, send: Callable[[str], None], awaiting: Callable[[], int]) -> Report:
+    count = peak = 0
+
+    def report(payload: dict[str, Any], started: float) -> None:
+        nonlocal count, peak
+        count += 1
+        peak = max(peak, awaiting())
+        if count % every == 0 or count == expect:
+            send(f"{count} {started!r} {peak}")
+            peak = 0
+
+    return report
+
+
+def _awaiting_answers() -> int:
+    """Publishes of this worker (result writes) still awaiting the server's answer."""
+    return app.connection.acks.waiting
+
+
 def _no_report(payload: dict[str, Any], started: float) -> None:
     return None
 
@@ -64,7 +89,10 @@ def reporter_from_env(environ: Mapping[str, str] = os.environ) -> Report:
         return _latency_report(udp_sender(addr))
     if mode == "drain":
         return _drain_report(int(environ["BENCH_EXPECT"]), udp_sender(addr))
-    raise ValueError(f"BENCH_MODE must be 'latency' or 'drain', not {mode!r}")
+    if mode == "progress":
+        every, expect = int(environ["BENCH_EVERY"]), int(environ["BENCH_EXPECT"])
+        return _progress_report(every, expect, udp_sender(addr), _awaiting_answers)
+    raise ValueError(f"BENCH_MODE must be 'latency', 'drain' or 'progress', not {mode!r}")
 
 
 _report = reporter_from_env()

@@ -426,7 +426,8 @@ class App:
 
     async def provision(self, queues: Iterable[str] | None = None) -> list[str]:
         """Create or update the streams, consumers and buckets of ``queues`` (default: all known),
-        plus the shared ones: status, DLQ, schedules, worker presence and the workflow objects.
+        plus the shared ones: status, DLQ, schedules, worker presence, the task catalog, cancels,
+        unique-job locks, the workflow objects and (for a cluster-wide rate limit) the rate counters.
 
         ``jetjobs provision`` runs it once as its own step; each object gets the replicas of
         its setting (``replicas`` sets them all).
@@ -444,7 +445,10 @@ class App:
         for queue in names:
             check_queue_name(queue)
             self.check_queue_fits_tasks(queue)
-            await transport.ensure_queue(conn, queue, self.queue_config(queue), update=True)
+            cfg = self.queue_config(queue)
+            await transport.ensure_queue(conn, queue, cfg, update=True)
+            if cfg.rate_limit is not None and cfg.rate_scope != "replica":  # the workers' shared counters
+                await transport.ensure_rate_stream(conn, replicas=cfg.replicas)
             self.link.known_streams.add(queue)
         return names
 

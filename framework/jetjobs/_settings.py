@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     nats_tls_ca_file: Path | None = None
     nats_tls_cert_file: Path | None = None
     nats_tls_key_file: Path | None = None
+    nats_inbox_prefix: str = Field(
+        "_INBOX",
+        pattern=r"^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$",
+        description="subject prefix of reply inboxes; a per-user prefix keeps users from reading each other's replies",
+    )
     namespace: str = Field("", description="prefix that isolates environments or tenants")
     connect_timeout_s: float = Field(5.0, gt=0, description="how long to keep trying the first connect")
     request_timeout_s: float = Field(5.0, gt=0, description="timeout of JetStream API calls and publishes")

@@ -11,6 +11,7 @@ The tree::
     ├── DuplicateJob                  a unique task has a live job for that key (unique_policy="reject")
     ├── ConnectionFailed              NATS unreachable, refused or closed the connection (a ConnectionError)
     │   └── ServerTooOld              the server lacks a JetStream feature jetjobs needs
+    ├── PermissionDenied              NATS refused a publish or subscribe (permissions violation); names the subject
     ├── JobNotFound                   no status is stored for that job id (also a LookupError)
     ├── ResultTimeout                 the job did not finish in time (also a TimeoutError)
     ├── JobTimeout                    a running job exceeded its timeout_s (also a TimeoutError)
@@ -49,6 +50,7 @@ __all__ = [
     "JobTimeout",
     "OutputTooLarge",
     "PayloadTooLarge",
+    "PermissionDenied",
     "QueueFull",
     "ResourceLimitExceeded",
     "ResultTimeout",
@@ -113,6 +115,21 @@ class ConnectionFailed(JetjobsError, ConnectionError):
 
 class ServerTooOld(ConnectionFailed):
     """The NATS server is older than what jetjobs needs, or JetStream is off."""
+
+
+class PermissionDenied(JetjobsError, PermissionError):
+    """NATS refused a publish or a subscription of this connection's user (permissions violation).
+
+    ``operation`` is ``"publish"`` or ``"subscribe"``, ``subject`` the subject as the
+    server named it; ``jetjobs permissions --role ...`` prints what each role needs.
+    """
+
+    def __init__(self, operation: str, subject: str, hint: str = "") -> None:
+        detail = f"; {hint}" if hint else ""
+        super().__init__(f"NATS denied {operation} to {subject!r} (permissions violation){detail}")
+        self.operation = operation
+        self.subject = subject
+        self.hint = hint
 
 
 class JobNotFound(JetjobsError, LookupError):

@@ -62,3 +62,24 @@ def test_workflow_bench_runs_every_figure() -> None:
     for figure in ("fan-in of 30", "chain of 3 steps", "chord of 30", "BatchTask, 300 items"):
         assert figure in result.stdout
     assert "callbacks fired: 2" in result.stdout
+
+
+def test_memory_bench_drains_both_backlogs_and_compares_the_peaks(tmp_path: Path) -> None:
+    out_file = tmp_path / "memory.json"
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("JETJOBS_")}
+    args = ["--small", "1000", "--large", "2500", "--json", str(out_file)]
+    result = subprocess.run(
+        [sys.executable, "bench/memory.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = json.loads(out_file.read_text())
+    small, large = document["small"], document["large"]
+    assert (small["backlog"], small["drained"]) == (1000, 1000)
+    assert (large["backlog"], large["drained"]) == (2500, 2500)  # the last start is reported too
+    for run in (small, large):
+        assert run["samples"]
+        assert run["peak_rss_kb"] >= run["max_sampled_rss_kb"] > 10_000  # VmHWM covers every sample
+        assert 0 < run["max_awaiting_answer"] <= 1024  # the settler's bound (MAX_UNCONFIRMED)
+    assert document["result"]["peak_ratio"] == large["peak_rss_kb"] / small["peak_rss_kb"]
+    assert "peak (VmHWM)" in result.stdout
+    assert "2,500 jobs were waiting when the worker started" in result.stdout

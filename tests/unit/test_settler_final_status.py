@@ -98,3 +98,54 @@ async def test_drain_leaves_the_job_unacked_when_shutdown_comes_first() -> None:
     await _settle(settler, delivery)
     await settler.drain(timeout_s=0.3)
     assert not any(e.startswith("ack") for e in delivery.events)  # redelivered later, not lost
+
+
+class SlowStatus:
+    """Stores at once but answers only when told (a status bucket that is slow to confirm)."""
+
+    def __init__(self) -> None:
+        self.answers: list[Any] = []
+
+    async def put_then(self, job_id: str, data: bytes, then: Any) -> None:
+        self.answers.append(then)
+
+    async def answer(self, count: int, error: Exception | None = None) -> None:
+        for then in self.answers[:count]:
+            await then(error)
+        del self.answers[:count]
+
+
+async def test_settling_waits_while_too_many_results_await_confirmation() -> None:
+    status = SlowStatus()
+    settler = Settler(cast(StatusStore, status), cast(DeadLetterStore, None), max_unconfirmed=3)
+    deliveries = [RecordingDelivery({"j1": b""}) for _ in range(5)]
+    settles = [asyncio.create_task(_settle(settler, d)) for d in deliveries]
+    await asyncio.wait_for(asyncio.gather(*settles[:3]), timeout=5)
+    await asyncio.sleep(0.05)  # the other two had time to finish, had they not been held
+    assert [t.done() for t in settles] == [True, True, True, False, False]  # 3 slots freed, 2 held
+    assert settler.unconfirmed == 3
+    await status.answer(1)  # one result confirmed: its job is acked, one held settle goes on
+    await asyncio.wait_for(settles[3], timeout=5)
+    assert deliveries[0].settled
+    assert not settles[4].done()
+    assert settler.unconfirmed == 3
+    await status.answer(3)
+    await asyncio.wait_for(settles[4], timeout=5)
+    await status.answer(1)
+    assert settler.unconfirmed == 0
+    assert all(d.settled for d in deliveries)
+
+
+async def test_a_result_write_being_retried_counts_until_its_job_is_acked() -> None:
+    status = FlakyStatus(failures=3)  # the write fails: retried in a task of its own (0.1 s, 0.2 s pauses)
+    settler = Settler(cast(StatusStore, status), cast(DeadLetterStore, None), max_unconfirmed=1)
+    first = RecordingDelivery({"j1": b""})
+    await _settle(settler, first)
+    assert settler.unconfirmed == 1
+    second = asyncio.create_task(_settle(settler, RecordingDelivery({"j1": b""})))
+    await asyncio.sleep(0.05)  # time to finish, had it not been held
+    assert not second.done()  # held while the first is still being retried
+    await settler.drain(timeout_s=10)
+    assert first.settled
+    await asyncio.wait_for(second, timeout=5)
+    assert settler.unconfirmed == 0

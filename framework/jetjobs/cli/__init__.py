@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .._logging import configure_logging
 from ..errors import JetjobsError
-from . import _inspect, _jobs, _ops, _schedules, _services, _ui, _workflows
+from . import _inspect, _jobs, _ops, _permissions, _schedules, _services, _ui, _workflows
 from ._common import cli_spelling
 
 log = logging.getLogger("jetjobs.cli")
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _workflows.add_parsers(sub)
     _inspect.add_parsers(sub)
     _ui.add_parsers(sub)
+    _permissions.add_parsers(sub)
     return parser
 
 

@@ -73,6 +73,11 @@ class AckedPublisher:
                 await self._sub.unsubscribe()
         self._fail_all(PublishFailed("connection closed before the server acknowledged"))
 
+    @property
+    def waiting(self) -> int:
+        """Publishes sent whose answer has not come yet."""
+        return len(self._waiting)
+
     async def publish(self, subject: str, data: bytes, headers: Mapping[str, str] | None = None) -> bytes:
         """Publish and wait for the PubAck; return its raw JSON."""
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()

@@ -48,13 +48,14 @@ class KeyValueStore:
         ``direct=False`` for buckets whose reads drive decisions: direct gets may be
         answered by a follower that lags (no read-after-write, ADR-8), leader gets may not.
         """
+        # Looked up first: a service without create rights starts once the bucket exists.
         try:
-            self._kv = await self._conn.js.key_value(self.bucket)
+            self._kv = await self._lookup()
             return
         except nats.js.errors.BucketNotFoundError:
             pass
         try:
-            self._kv = await self._conn.js.create_key_value(
+            create = self._conn.js.create_key_value(
                 KeyValueConfig(
                     bucket=self.bucket,
                     description=description,
@@ -65,10 +66,11 @@ class KeyValueStore:
                     direct=direct,
                 )
             )
+            self._kv = await self._conn.violations.call(f"$JS.API.STREAM.CREATE.KV_{self.bucket}", create)
         except nats.js.errors.BadRequestError as exc:
             if exc.err_code != _STREAM_IN_USE:  # created concurrently by another service
                 raise ConfigError(f"cannot create bucket {self.bucket}: {exc.description}") from None
-            self._kv = await self._conn.js.key_value(self.bucket)
+            self._kv = await self._lookup()
 
     async def get(self, key: str) -> Entry | None:
         kv = await self._handle()
@@ -186,11 +188,16 @@ class KeyValueStore:
         """The nats-py bucket itself, for the transport modules that need more than this facade."""
         return await self._handle()
 
+    async def _lookup(self) -> KeyValue:
+        return await self._conn.violations.call(
+            f"$JS.API.STREAM.INFO.KV_{self.bucket}", self._conn.js.key_value(self.bucket)
+        )
+
     async def _handle(self) -> KeyValue:
         if self._kv is None:
             try:
                 with self._conn.reaching():
-                    self._kv = await self._conn.js.key_value(self.bucket)
+                    self._kv = await self._lookup()
             except nats.js.errors.BucketNotFoundError:
                 raise BucketMissing(f"bucket {self.bucket} does not exist yet") from None
         return self._kv

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ._connection import Connection
 from ._delayed import ensure_delayed_stream, ensure_forwarder
 from ._kvstore import KeyValueStore
-from ._streams import await_replicas, check_stream, ensure_consumer, ensure_stream
+from ._streams import await_replicas, check_stream, ensure_consumer, ensure_stream, stream_info, update_stream
 
 log = logging.getLogger("jetjobs.transport")
 
@@ -143,8 +143,8 @@ async def _ensure_advisory_capture(conn: Connection, queue: str, replicas: int) 
     names = conn.names
     subject = names.max_deliveries_advisory(queue)
     for _ in range(5):
-        try:
-            info = await conn.js.stream_info(names.advisory_stream)
+        info = await stream_info(conn, names.advisory_stream)
+        if info is not None:
             subjects = list(info.config.subjects or [])
             fewer = (info.config.num_replicas or 1) < replicas
             if subject in subjects and not fewer:
@@ -153,10 +153,13 @@ async def _ensure_advisory_capture(conn: Connection, queue: str, replicas: int) 
                 info.config.subjects = [*subjects, subject]
             if fewer:
                 info.config.num_replicas = replicas
-            await conn.js.update_stream(info.config)
+            try:
+                await update_stream(conn, info.config)
+            except nats.js.errors.NotFoundError:
+                continue  # deleted meanwhile: created on the next round
             if fewer:
                 await await_replicas(conn, names.advisory_stream, replicas)
-        except nats.js.errors.NotFoundError:
+        else:
             await ensure_stream(
                 conn,
                 StreamConfig(

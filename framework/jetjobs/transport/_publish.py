@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,10 +43,12 @@ class Published:
 
 async def publish(conn: Connection, out: Outbound) -> Published:
     """Publish and wait for the stream's acknowledgement."""
+    sent = time.monotonic()
     try:
         reply = await conn.acks.publish(out.subject, out.body, out.headers)
     except Exception as exc:
-        raise (_lost(conn, exc) or translate(exc, out)) from None
+        # A refused publish is never answered: tell the refusal, not the missing ack.
+        raise (conn.violations.find([out.subject], sent) or _lost(conn, exc) or translate(exc, out)) from None
     return _published(reply)
 
 

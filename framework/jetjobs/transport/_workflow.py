@@ -161,10 +161,13 @@ class WorkflowTransport:
     async def _object_store(self) -> ObjectStore:
         if self._objects is None:
             bucket = self._conn.names.workflow_objects_bucket
+            calls = self._conn.violations
             try:
-                self._objects = await self._conn.js.object_store(bucket)
+                self._objects = await calls.call(
+                    f"$JS.API.STREAM.INFO.OBJ_{bucket}", self._conn.js.object_store(bucket)
+                )
             except nats.js.errors.BucketNotFoundError:
-                self._objects = await self._conn.js.create_object_store(
+                create = self._conn.js.create_object_store(
                     bucket,
                     ObjectStoreConfig(
                         bucket=bucket,
@@ -174,6 +177,7 @@ class WorkflowTransport:
                         replicas=self._settings.workflow_replicas,
                     ),
                 )
+                self._objects = await calls.call(f"$JS.API.STREAM.CREATE.OBJ_{bucket}", create)
         return self._objects
 
     async def broadcast_cancel(self, run_id: str) -> None:

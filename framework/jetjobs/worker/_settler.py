@@ -9,6 +9,11 @@ acked. When that write fails — the status bucket is electing a leader, the
 connection is reconnecting — it is retried, with the job kept in progress, until
 it is stored or ``FINAL_STATUS_ACK_WAITS`` times the queue's ``ack_wait_s`` have
 passed (then it is logged as an error and the job acked: it did run).
+
+A job's slot does not wait for its result's write to be confirmed, but at most
+``MAX_UNCONFIRMED`` such jobs are left awaiting confirmation (or retrying the
+write): beyond that, settling waits, so a status bucket that answers slowly
+slows the worker down instead of growing its memory.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ FINAL_STATUS_ACK_WAITS = 4
 """A final status write is retried for up to this many ack waits of its queue before the ack."""
 _FIRST_RETRY_S = 0.1
 _MAX_RETRY_S = 2.0
+MAX_UNCONFIRMED = 1024
+"""Succeeded jobs whose result write awaits the server's answer, at most; then ``settle`` waits."""
 
 
 def worker_id() -> str:
@@ -72,6 +79,7 @@ class Settler:
         dlq: DeadLetterStore,
         queues: QueueLookup | None = None,
         handover: HandOverPublisher | None = None,
+        max_unconfirmed: int = MAX_UNCONFIRMED,
     ) -> None:
         self._status = status
         self._dlq = dlq
@@ -81,6 +89,10 @@ class Settler:
         self._retrying: set[asyncio.Task[None]] = set()
         self.stored_after_retry = 0
         self.given_up = 0
+        self.unconfirmed = 0  # succeeded jobs not yet acked: their result write awaits its answer
+        self._max_unconfirmed = max_unconfirmed
+        self._room = asyncio.Event()
+        self._room.set()
 
     async def drain(self, timeout_s: float) -> None:
         """Wait for final statuses still being retried; after ``timeout_s`` leave their jobs
@@ -141,7 +153,21 @@ class Settler:
 
         task = asyncio.get_running_loop().create_task(retry(), name=f"jetjobs-store-{job_id}")
         self._retrying.add(task)
-        task.add_done_callback(self._retrying.discard)
+        task.add_done_callback(self._retry_done)
+
+    def _retry_done(self, task: asyncio.Task[None]) -> None:
+        self._retrying.discard(task)
+        self._confirmed()
+
+    def _confirmed(self) -> None:
+        self.unconfirmed -= 1
+        if self.unconfirmed < self._max_unconfirmed:
+            self._room.set()
+
+    async def _wait_for_room(self) -> None:
+        while self.unconfirmed >= self._max_unconfirmed:
+            self._room.clear()
+            await self._room.wait()
 
     async def settle(
         self, delivery: Delivery, job: Prepared | None, outcome: Outcome, queue: str, started_at: str | None
@@ -189,14 +215,19 @@ class Settler:
                 return
 
             # Ack once the result is stored, from the store's answer: the job's slot
-            # does not wait for that round trip. A failed write is retried (never
-            # rerun: the job did run) while the job is kept in progress; then the ack.
+            # does not wait for that round trip (unless MAX_UNCONFIRMED jobs already
+            # do). A failed write is retried (never rerun: the job did run) while the
+            # job is kept in progress; then the ack.
             async def ack_when_stored(error: Exception | None) -> None:
                 if error is None:
+                    self._confirmed()
                     await delivery.ack()
                 else:  # runs on the read loop: the retries go to their own task
                     self._retry_then_ack(delivery, record.id, data, record.queue)
 
+            if self.unconfirmed >= self._max_unconfirmed:
+                await self._wait_for_room()
+            self.unconfirmed += 1
             try:
                 await self._status.put_then(record.id, data, ack_when_stored)
             except Exception as exc:  # not even sent (disconnected): retry as above

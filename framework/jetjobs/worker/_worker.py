@@ -146,6 +146,8 @@ class Worker:
             await self._steps.start()
         for queue in self.queues:
             await self._start_queue(queue)
+        # A pull the server refuses would leave this worker idle but "ready": fail now instead.
+        await conn.check_access(self._pull_subjects())
         metrics.in_flight.add_source(self._in_flight)
         self._backlog = BacklogMonitor(conn, self.queues)
         await self._backlog.start()
@@ -172,6 +174,18 @@ class Worker:
             conn.server_version,
         )
         self.started.set()
+
+    def _pull_subjects(self) -> list[str]:
+        names = self.app.connection.names
+        pulls = []
+        for queue in self.queues:
+            consumers = [
+                (names.stream(queue), names.consumer(queue, p)) for p in self.app.queue_config(queue).priorities
+            ]
+            consumers.append((names.advisory_stream, names.mover_consumer(queue)))
+            consumers.append((names.delayed_stream, names.forwarder_consumer(queue)))
+            pulls += [f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}" for stream, consumer in consumers]
+        return pulls
 
     async def _start_queue(self, queue: str) -> None:
         conn = self.app.connection
@@ -422,6 +436,14 @@ class Worker:
         """
         try:
             await self.start()
+        except BaseException:
+            # The start-up error is the one to report, not what a half-started shutdown says.
+            try:
+                await self.shutdown()
+            except Exception as exc:
+                log.debug("shutdown after a failed start: %s", exc)
+            raise
+        try:
             await self._stop.wait()
         finally:
             await self.shutdown()
