@@ -238,3 +238,33 @@ def test_fast_path_returns_what_pydantic_would() -> None:
         sig.decode_call([], {"name": "a"})
     # A date inside a dict passes the fast check; the slow path converts it as pydantic does.
     assert sig.encode_call((), {**exact, "data": {"d": date(2024, 1, 2)}}, fast=False)[1]["data"] == {"d": "2024-01-02"}
+
+
+def test_fast_path_covers_generic_json_containers_and_optionals() -> None:
+    def g(
+        data: dict[str, Any], items: list[Any], note: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None: ...
+
+    sig = Signature(g, "g")
+    assert sig._checks is not None  # every parameter is checked without pydantic
+    call = {"data": {"k": {"deep": [1]}}, "items": [1, "x"], "note": None, "extra": {"a": 1}}
+    assert sig.decode_call([], call) == ([], call)
+    assert sig.encode_call((), call) == ([], call)
+    # A dict with a key that is not a string is not JSON-ready: pydantic says so, naming the argument.
+    with pytest.raises(InvalidPayload, match="data"):
+        sig.encode_call(({1: "x"}, []), {})
+    # Values of another type take the slow path and get pydantic's answer.
+    with pytest.raises(InvalidPayload, match="note"):
+        sig.decode_call([], {**call, "note": 5})
+    with pytest.raises(InvalidPayload, match="items"):
+        sig.decode_call([], {**call, "items": "abc"})
+
+
+def test_parametrised_containers_of_other_types_keep_pydantic() -> None:
+    def h(counts: dict[str, int]) -> None: ...
+
+    sig = Signature(h, "h")
+    assert sig._checks is None  # the values need checking: pydantic does it
+    assert sig.decode_call([], {"counts": {"a": 1}}) == ([], {"counts": {"a": 1}})
+    with pytest.raises(InvalidPayload, match="counts"):
+        sig.decode_call([], {"counts": {"a": "many"}})

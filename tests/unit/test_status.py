@@ -115,3 +115,39 @@ def test_first_record_written_at_enqueue_equals_the_general_encoding(
     general = record.encode(state, updated_at=record.enqueued_at or "", scheduled_for=scheduled_for)
     assert json.loads(fast) == json.loads(general)
     assert decode_status(fast) == decode_status(general)
+
+
+@pytest.mark.parametrize(
+    "task",
+    ["send_email", 'quote"d', "back\\slash", "naïve", "tab\tand\nnewline", "\u2028", "emoji 🎉", ""],
+)
+def test_text_encoding_equals_json_dumps_of_the_record(task: str) -> None:
+    record = StatusRecord("job-1", task, "emails", None, "2026-01-02T03:04:05.000000Z")
+    error = ErrorInfo("ValueError", 'bad "value"\n', "Traceback ...")
+    data = record.encode(
+        JobState.FAILED,
+        updated_at=UPDATED,
+        attempts=3,
+        error=error,
+        progress={"fraction": 0.5, "message": "half"},
+        started_at=UPDATED,
+        next_attempt_in_s=1.25,
+        first_failure_at=None,
+    )
+    expected = {
+        "id": "job-1",
+        "state": "failed",
+        "task": task,
+        "queue": "emails",
+        "priority": None,
+        "attempts": 3,
+        "enqueued_at": "2026-01-02T03:04:05.000000Z",
+        "updated_at": UPDATED,
+        "started_at": UPDATED,
+        "next_attempt_in_s": 1.25,
+        "error": {"type": "ValueError", "message": 'bad "value"\n', "traceback": "Traceback ..."},
+        "progress": {"fraction": 0.5, "message": "half"},
+    }
+    assert json.loads(data) == expected
+    assert list(json.loads(data)) == list(expected)  # the same keys, in the same order
+    assert data == json.dumps(expected, separators=(",", ":")).encode()

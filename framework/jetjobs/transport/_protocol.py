@@ -11,9 +11,10 @@
 * Publishes bigger than the server's ``max_payload`` (headers included) fail
   here with ``MaxPayloadError``: sent, the server would answer ``-ERR`` and
   nats-py would close the connection for good.
-* Trusted publishes (``DirectSubscriptions.publish``): acks, status writes and
-  pull requests go to subjects jetjobs built or the server sent, so nats-py's
-  regular-expression check of the subject and reply (three per job) is skipped.
+* Trusted publishes (``DirectSubscriptions.publish``): acks and status writes
+  go to subjects the server sent or jetjobs built from checked job ids, so
+  nats-py's regular-expression check of the subject and reply (three per job)
+  is skipped; its other checks stay.
 * Direct subscriptions: nats-py hands each message of a callback subscription
   to a per-subscription task through a queue, as a ``Msg`` object. The
   subscriptions that see one message per job (pull deliveries, publish
