@@ -55,6 +55,7 @@ _HEADER_KEY_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VALUE_NEWLINES = str.maketrans({"\r": " ", "\n": " "})
 _CHECKED_NAMES_MAX = 4096
 _HEADER_LINE = b"NATS/1.0"
+_PLAIN_HEADER_LINE = b"NATS/1.0\r\n"
 _SHOWN_BYTES = 120
 
 
@@ -147,7 +148,12 @@ class DirectSubscriptions:
         stats = self._nc.stats
         stats["in_msgs"] += 1
         stats["in_bytes"] += len(data)
-        parsed = await self._read_headers(headers) if headers else None
+        if not headers:
+            parsed = None
+        elif headers.startswith(_PLAIN_HEADER_LINE):  # no inline status: what nats-py parses, without its coroutine
+            parsed = parse_header_lines(headers[len(_PLAIN_HEADER_LINE) :]) or None
+        else:
+            parsed = await self._read_headers(headers)
         try:
             await handler(subject.decode(errors="replace"), reply.decode(errors="replace"), data, parsed)
         except Exception:  # an error must not reach the parser: it would drop the connection
