@@ -44,6 +44,7 @@ class Options:
 
 async def drain(server: NatsServer, opts: Options) -> None:
     if opts.tracing:
+        os.environ["OTEL_METRICS_EXPORTER"] = "none"  # traces only, as bench/tasks.py
         telemetry.configure("bench", span_exporter=DroppingExporter())
     app = App("bench", nats_url=server.url)
     done = asyncio.Event()
