@@ -6,9 +6,10 @@ import pytest
 from nats.aio.client import Client
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 
-from jetjobs import App, JobFailed, current_job
+from jetjobs import App, JobContext, JobFailed, current_job
+from jetjobs.telemetry import _tracing
 from tests.helpers import AppFactory, eventually, running_worker
 
 
@@ -94,3 +95,50 @@ async def test_a_poison_message_gets_a_span_with_the_dead_letter_event(
     assert event.attributes is not None
     assert event.attributes["jetjobs.state"] == "dead"
     assert span.attributes["jetjobs.job.id"] == "poison-1"
+
+
+async def test_a_job_whose_trace_is_not_sampled_makes_no_span_and_passes_the_trace_on(
+    app_factory: AppFactory, spans: InMemorySpanExporter, raw_nc: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default sampler follows the parent: an unsampled trace costs no span, and a job it
+    enqueues carries the same trace on, still unsampled (sampling is the tracing cost knob)."""
+    seen: dict[str, str] = {}
+    made: list[str] = []
+    process_span = _tracing._process_span
+
+    def counting(job: JobContext) -> Span:
+        made.append(job.id)
+        return process_span(job)
+
+    monkeypatch.setattr(_tracing, "_process_span", counting)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+
+    def tasks(app: App) -> None:
+        @app.task(queue="t")
+        async def unsampled_parent() -> str:
+            child = await app.enqueue("unsampled_child", queue="t", job_id="unsampled-child")
+            return child.id
+
+        @app.task(queue="t")
+        async def unsampled_child() -> None:
+            seen["child"] = current_job().headers.get("traceparent", "")
+
+    worker_app = app_factory(tasks)
+    async with running_worker(worker_app):
+        await raw_nc.jetstream().publish(
+            "jobs.t.normal",
+            b'{"args":[],"kwargs":{}}',
+            headers={
+                "Nats-Msg-Id": "unsampled-parent",
+                "Jetjobs-Job-Id": "unsampled-parent",
+                "Jetjobs-Task": "unsampled_parent",
+                "Jetjobs-Enqueued-At": "2026-12-04T10:00:00.000000Z",
+                "Content-Type": "application/json",
+                "traceparent": f"00-{trace_id}-b7ad6b7169203331-00",
+            },
+        )
+        assert await worker_app.result("unsampled-parent", timeout_s=10) == "unsampled-child"
+        await worker_app.result("unsampled-child", timeout_s=10)
+    assert seen["child"].startswith(f"00-{trace_id}-") and seen["child"].endswith("-00")
+    assert not [s for s in spans.get_finished_spans() if s.context.trace_id == int(trace_id, 16)]
+    assert made == []  # not even a non-recording span was started for them

@@ -15,7 +15,7 @@ Nothing is created unless an OpenTelemetry SDK tracer provider is installed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -176,6 +176,14 @@ class TracingMiddleware:
     async def __call__(self, job: JobContext, call_next: CallNext) -> Any:
         if not enabled():
             return await call_next()
+        if _parent_not_sampled(job.headers) and _sampler_follows_parent():
+            # The sampler would drop this attempt's span: make none. The (unsampled) trace
+            # stays current, so jobs enqueued by the task carry it on, unsampled too.
+            token = otel_context.attach(propagate.extract(job.headers))
+            try:
+                return await call_next()
+            finally:
+                otel_context.detach(token)
         span = _process_span(job)
         _open.put(job, span)
         # Current while the task runs (what trace.use_span does, without its generator per job).
@@ -191,6 +199,32 @@ class TracingMiddleware:
             raise
         finally:
             otel_context.detach(token)
+
+
+def _parent_not_sampled(headers: Mapping[str, str]) -> bool:
+    """True when the message's W3C ``traceparent`` says its trace is not sampled (flag bit 0 clear)."""
+    parent = headers.get("traceparent")
+    if parent is None or len(parent) != 55:
+        return False
+    try:
+        return not int(parent[53:], 16) & 1
+    except ValueError:
+        return False
+
+
+_follows: list[bool] = []
+
+
+def _sampler_follows_parent() -> bool:
+    """True when the SDK's sampler drops every span whose remote parent was not sampled: the
+    default ``ParentBased`` samplers (``OTEL_TRACES_SAMPLER=parentbased_*``). Asked once."""
+    if not _follows:
+        sampler = getattr(trace.get_tracer_provider(), "sampler", None)
+        description = sampler.get_description() if sampler is not None else ""
+        _follows.append(
+            description.startswith("ParentBased{") and "remoteParentNotSampled:AlwaysOffSampler" in description
+        )
+    return _follows[0]
 
 
 class TracingHooks(Hooks):
