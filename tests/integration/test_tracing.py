@@ -139,6 +139,7 @@ async def test_a_job_whose_trace_is_not_sampled_makes_no_span_and_passes_the_tra
         )
         assert await worker_app.result("unsampled-parent", timeout_s=10) == "unsampled-child"
         await worker_app.result("unsampled-child", timeout_s=10)
-    assert seen["child"].startswith(f"00-{trace_id}-") and seen["child"].endswith("-00")
+    assert seen["child"].startswith(f"00-{trace_id}-")
+    assert seen["child"].endswith("-00")
     assert not [s for s in spans.get_finished_spans() if s.context.trace_id == int(trace_id, 16)]
     assert made == []  # not even a non-recording span was started for them
