@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,12 +24,14 @@ from ._retry import LOST_DELIVERY_SLACK
 from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
 from ._unique import UniqueSpec, call_key
-from ._wire import JobHeaders, decode_body, encode_body, parse_iso, to_iso
+from ._wire import H_WORKFLOW_STEP, JobHeaders, decode_body, encode_body, parse_iso, to_iso
 from .errors import ConfigError, DuplicateJob, InvalidPayload, JetjobsError, PayloadTooLarge, QueueFull, UnknownTask
 
 if TYPE_CHECKING:
     from ._link import Link
     from ._task import JobRequest, Task
+
+log = logging.getLogger("jetjobs.producer")
 
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
@@ -81,7 +85,7 @@ class _Prepared:
     record: StatusRecord
     route: _Route
     scheduled_for: str | None = None  # delayed jobs: when they are due
-    reused_id: bool = False  # the caller chose the id: a record of an earlier run may be stored
+    reused_id: bool = False  # the caller chose the id: the final record of an earlier run may be stored
 
     @property
     def stream_key(self) -> str:
@@ -141,7 +145,10 @@ class Producer:
         else:
             with self._intercept(prepared.out, prepared.record) as out:
                 published = await self._publish(out, prepared.stream_key)
-        return await self._after_publish(prepared, published)
+        pending: list[_FirstRecord] = []
+        job = await self._after_publish(prepared, published, pending)
+        await _finish(pending)
+        return job
 
     def _unique_spec(self, task_name: str) -> UniqueSpec | None:
         task = self._tasks.get(task_name)
@@ -215,11 +222,13 @@ class Producer:
                 with self._intercept(item.out, item.record) as out:
                     outs.append(out)
         jobs: list[Job] = []
+        pending: list[_FirstRecord] = []  # reused ids: their first records, in flight together
 
         async def on_stored(index: int, published: transport.Published) -> None:
-            jobs.append(await self._after_publish(prepared[index], published))
+            jobs.append(await self._after_publish(prepared[index], published, pending))
 
         results = await transport.publish_many(conn, outs, on_stored)
+        await _finish(pending)
         first_error = next((r for r in results if isinstance(r, JetjobsError)), None)
         if isinstance(first_error, QueueFull):
             first_error = await self._with_limit(first_error)
@@ -285,7 +294,8 @@ class Producer:
             record,
             route,
             scheduled_for=to_iso(due) if due is not None else None,
-            reused_id=options.job_id is not None,
+            # A workflow step's job is not replaced: its start fence may ack a message unrun.
+            reused_id=options.job_id is not None and H_WORKFLOW_STEP not in (options.headers or {}),
         )
 
     def _route(
@@ -381,16 +391,21 @@ class Producer:
                 stack.enter_context(interceptor(outgoing))
             yield transport.Outbound(queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers)
 
-    async def _after_publish(self, prepared: _Prepared, published: transport.Published) -> Job:
+    async def _after_publish(
+        self, prepared: _Prepared, published: transport.Published, pending: list[_FirstRecord]
+    ) -> Job:
         record = prepared.record
-        if not published.duplicate:
+        if not published.duplicate:  # a duplicate never touches the record
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
-            # (A job id reused after the dedupe window keeps its earlier final record until a
-            # worker picks the new run up: replacing it here was seen to overwrite the final
-            # record of a retried enqueue during leader elections; see docs/operations.md.)
-            await self._link.status_store.create_nowait(record.id, data)
+            if prepared.reused_id:
+                # The id may have run before (enqueued again after the dedupe window): the
+                # earlier run's final record gives way, and the caller waits for that write.
+                done = await self._link.status_store.first_of_run(record.id, data, record.enqueued_at)
+                pending.append(_FirstRecord(record.id, done))
+            else:  # a random id has no earlier run: fire and forget
+                await self._link.status_store.create_nowait(record.id, data)
         job = Job(
             self._jobs,
             record.id,
@@ -412,6 +427,29 @@ class Producer:
         else:
             await transport.ensure_stream_exists(conn, key, self._queue_config(key))
         self._link.known_streams.add(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _FirstRecord:
+    job_id: str
+    done: Awaitable[bool]
+
+
+async def _finish(pending: list[_FirstRecord]) -> None:
+    """Wait for the first records of reused ids; a failure is logged (the job is stored and runs)."""
+    if not pending:
+        return
+    results = await asyncio.gather(*(p.done for p in pending), return_exceptions=True)
+    for first, result in zip(pending, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            log.warning(
+                "job %s is stored but its queued status was not written (%s); "
+                "its status shows an earlier run until a worker starts this one",
+                first.job_id,
+                result,
+            )
 
 
 MAX_DELAY_S = 100 * 365.25 * 86400
