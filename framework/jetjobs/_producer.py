@@ -294,8 +294,7 @@ class Producer:
             record,
             route,
             scheduled_for=to_iso(due) if due is not None else None,
-            # A workflow step's job is not replaced: its start fence may ack a message unrun.
-            reused_id=options.job_id is not None and H_WORKFLOW_STEP not in (options.headers or {}),
+            reused_id=_may_replace(options.job_id, options.headers, due),
         )
 
     def _route(
@@ -427,6 +426,17 @@ class Producer:
         else:
             await transport.ensure_stream_exists(conn, key, self._queue_config(key))
         self._link.known_streams.add(key)
+
+
+def _may_replace(job_id: str | None, headers: Mapping[str, str] | None, due: datetime | None) -> bool:
+    """May this job's first record replace an earlier run's final one (see ``StatusStore.first_of_run``)?
+
+    Only for an id the caller chose (a random one has no earlier run) and a message that a
+    worker surely runs and settles: not a workflow step (its start fence may ack a message
+    unrun), not a delayed job (its forward into the queue is dropped as a duplicate when it
+    comes due within the queue's duplicate window of the earlier run).
+    """
+    return job_id is not None and due is None and H_WORKFLOW_STEP not in (headers or {})
 
 
 @dataclass(frozen=True, slots=True)
