@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator, Awaitable
 
@@ -14,8 +15,11 @@ from ._kvstore import KeyValueStore
 
 # KV "create": store only if the key has no value yet (same header nats-py's kv.create uses).
 _EXPECTED_SEQ = "Nats-Expected-Last-Subject-Sequence"
-_WRONG_LAST_SEQUENCE = 10071  # JetStream's err_code when that condition does not hold
-_REPLACE_TRIES = 5
+# JetStream's err_codes when that condition does not hold: the key is at another revision, or
+# (clustered) another write of the key is in flight at the leader.
+_CONFLICTS = (10071, 10164)
+_REPLACE_TRIES = 8
+_CONFLICT_PAUSE_S = 0.05
 
 
 class StatusStore:
@@ -72,9 +76,11 @@ class StatusStore:
             await sent
             return True
         except PublishFailed as exc:
-            if exc.err_code != _WRONG_LAST_SEQUENCE:
+            if exc.err_code not in _CONFLICTS:
                 raise self._conn.unreachable(None if not exc.err_code and not exc.status else exc) or exc from None
-        for _ in range(_REPLACE_TRIES):
+        for attempt in range(_REPLACE_TRIES):
+            if attempt:
+                await asyncio.sleep(_CONFLICT_PAUSE_S * attempt)  # let the write in flight land
             entry = await self.kv.get(job_id)
             if entry is None or entry.value is None:  # expired meanwhile
                 if await self.kv.create(job_id, record) is not None:
