@@ -455,8 +455,8 @@ async def _finish(pending: list[_FirstRecord]) -> None:
             if not isinstance(result, Exception):
                 raise result
             log.warning(
-                "job %s is stored but its queued status was not written (%s); "
-                "its status shows an earlier run until a worker starts this one",
+                "job %s is stored but its first status record was not written (%s); "
+                "until a worker starts it, its status is missing or an earlier run's",
                 first.job_id,
                 result,
             )
