@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
-import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import transport
 from ._catalog import CatalogEntry, check_arguments
+from ._first_record import FirstRecord, finish_first_records, may_replace
 from ._hooks import is_active
 from ._intercept import Outgoing, PublishInterceptor
 from ._job import Job, JobBackend
@@ -24,14 +23,12 @@ from ._retry import LOST_DELIVERY_SLACK
 from ._settings import QueueLookup
 from ._status import JobState, StatusRecord
 from ._unique import UniqueSpec, call_key
-from ._wire import H_WORKFLOW_STEP, JobHeaders, decode_body, encode_body, parse_iso, to_iso
+from ._wire import JobHeaders, decode_body, encode_body, parse_iso, to_iso
 from .errors import ConfigError, DuplicateJob, InvalidPayload, JetjobsError, PayloadTooLarge, QueueFull, UnknownTask
 
 if TYPE_CHECKING:
     from ._link import Link
     from ._task import JobRequest, Task
-
-log = logging.getLogger("jetjobs.producer")
 
 _META_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _HEADER_OVERHEAD = 64
@@ -145,9 +142,9 @@ class Producer:
         else:
             with self._intercept(prepared.out, prepared.record) as out:
                 published = await self._publish(out, prepared.stream_key)
-        pending: list[_FirstRecord] = []
+        pending: list[FirstRecord] = []
         job = await self._after_publish(prepared, published, pending)
-        await _finish(pending)
+        await finish_first_records(pending)
         return job
 
     def _unique_spec(self, task_name: str) -> UniqueSpec | None:
@@ -222,13 +219,13 @@ class Producer:
                 with self._intercept(item.out, item.record) as out:
                     outs.append(out)
         jobs: list[Job] = []
-        pending: list[_FirstRecord] = []  # reused ids: their first records, in flight together
+        pending: list[FirstRecord] = []  # reused ids: their first records, in flight together
 
         async def on_stored(index: int, published: transport.Published) -> None:
             jobs.append(await self._after_publish(prepared[index], published, pending))
 
         results = await transport.publish_many(conn, outs, on_stored)
-        await _finish(pending)
+        await finish_first_records(pending)
         first_error = next((r for r in results if isinstance(r, JetjobsError)), None)
         if isinstance(first_error, QueueFull):
             first_error = await self._with_limit(first_error)
@@ -294,7 +291,7 @@ class Producer:
             record,
             route,
             scheduled_for=to_iso(due) if due is not None else None,
-            reused_id=_may_replace(options.job_id, options.headers, due),
+            reused_id=may_replace(options.job_id, options.headers, due),
         )
 
     def _route(
@@ -391,7 +388,7 @@ class Producer:
             yield transport.Outbound(queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers)
 
     async def _after_publish(
-        self, prepared: _Prepared, published: transport.Published, pending: list[_FirstRecord]
+        self, prepared: _Prepared, published: transport.Published, pending: list[FirstRecord]
     ) -> Job:
         record = prepared.record
         if not published.duplicate:  # a duplicate never touches the record
@@ -402,7 +399,7 @@ class Producer:
                 # The id may have run before (enqueued again after the dedupe window): the
                 # earlier run's final record gives way, and the caller waits for that write.
                 done = await self._link.status_store.first_of_run(record.id, data, record.enqueued_at)
-                pending.append(_FirstRecord(record.id, done))
+                pending.append(FirstRecord(record.id, done))
             else:  # a random id has no earlier run: fire and forget
                 await self._link.status_store.create_nowait(record.id, data)
         job = Job(
@@ -426,40 +423,6 @@ class Producer:
         else:
             await transport.ensure_stream_exists(conn, key, self._queue_config(key))
         self._link.known_streams.add(key)
-
-
-def _may_replace(job_id: str | None, headers: Mapping[str, str] | None, due: datetime | None) -> bool:
-    """May this job's first record replace an earlier run's final one (see ``StatusStore.first_of_run``)?
-
-    Only for an id the caller chose (a random one has no earlier run) and a message that a
-    worker surely runs and settles: not a workflow step (its start fence may ack a message
-    unrun), not a delayed job (its forward into the queue is dropped as a duplicate when it
-    comes due within the queue's duplicate window of the earlier run).
-    """
-    return job_id is not None and due is None and H_WORKFLOW_STEP not in (headers or {})
-
-
-@dataclass(frozen=True, slots=True)
-class _FirstRecord:
-    job_id: str
-    done: Awaitable[bool]
-
-
-async def _finish(pending: list[_FirstRecord]) -> None:
-    """Wait for the first records of reused ids; a failure is logged (the job is stored and runs)."""
-    if not pending:
-        return
-    results = await asyncio.gather(*(p.done for p in pending), return_exceptions=True)
-    for first, result in zip(pending, results, strict=True):
-        if isinstance(result, BaseException):
-            if not isinstance(result, Exception):
-                raise result
-            log.warning(
-                "job %s is stored but its first status record was not written (%s); "
-                "until a worker starts it, its status is missing or an earlier run's",
-                first.job_id,
-                result,
-            )
 
 
 MAX_DELAY_S = 100 * 365.25 * 86400

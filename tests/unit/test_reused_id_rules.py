@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jetjobs._producer import _may_replace
+from jetjobs._first_record import may_replace
 from jetjobs._wire import H_WORKFLOW_STEP
 from jetjobs.transport._kv import _earlier_final
 
@@ -12,10 +12,10 @@ NOW = "2026-01-01T00:00:01.000000Z"
 
 
 def test_only_chosen_ids_of_jobs_a_worker_surely_settles() -> None:
-    assert _may_replace("order-7", None, None)
-    assert not _may_replace(None, None, None)  # a random id has no earlier run
-    assert not _may_replace("run1.step", {H_WORKFLOW_STEP: "step"}, None)  # the fence may ack it unrun
-    assert not _may_replace("later", None, datetime(2030, 1, 1, tzinfo=UTC))  # a delayed job
+    assert may_replace("order-7", None, None)
+    assert not may_replace(None, None, None)  # a random id has no earlier run
+    assert not may_replace("run1.step", {H_WORKFLOW_STEP: "step"}, None)  # the fence may ack it unrun
+    assert not may_replace("later", None, datetime(2030, 1, 1, tzinfo=UTC))  # a delayed job
 
 
 def test_earlier_final_records_only() -> None:
