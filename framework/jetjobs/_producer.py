@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import transport
 from ._catalog import CatalogEntry, check_arguments
+from ._first_record import FirstRecord, finish_first_records, may_replace
 from ._hooks import is_active
 from ._intercept import Outgoing, PublishInterceptor
 from ._job import Job, JobBackend
@@ -81,7 +82,7 @@ class _Prepared:
     record: StatusRecord
     route: _Route
     scheduled_for: str | None = None  # delayed jobs: when they are due
-    reused_id: bool = False  # the caller chose the id: a record of an earlier run may be stored
+    reused_id: bool = False  # the caller chose the id: the final record of an earlier run may be stored
 
     @property
     def stream_key(self) -> str:
@@ -141,7 +142,10 @@ class Producer:
         else:
             with self._intercept(prepared.out, prepared.record) as out:
                 published = await self._publish(out, prepared.stream_key)
-        return await self._after_publish(prepared, published)
+        pending: list[FirstRecord] = []
+        job = await self._after_publish(prepared, published, pending)
+        await finish_first_records(pending)
+        return job
 
     def _unique_spec(self, task_name: str) -> UniqueSpec | None:
         task = self._tasks.get(task_name)
@@ -215,11 +219,13 @@ class Producer:
                 with self._intercept(item.out, item.record) as out:
                     outs.append(out)
         jobs: list[Job] = []
+        pending: list[FirstRecord] = []  # reused ids: their first records, in flight together
 
         async def on_stored(index: int, published: transport.Published) -> None:
-            jobs.append(await self._after_publish(prepared[index], published))
+            jobs.append(await self._after_publish(prepared[index], published, pending))
 
         results = await transport.publish_many(conn, outs, on_stored)
+        await finish_first_records(pending)
         first_error = next((r for r in results if isinstance(r, JetjobsError)), None)
         if isinstance(first_error, QueueFull):
             first_error = await self._with_limit(first_error)
@@ -285,7 +291,7 @@ class Producer:
             record,
             route,
             scheduled_for=to_iso(due) if due is not None else None,
-            reused_id=options.job_id is not None,
+            reused_id=may_replace(options.job_id, options.headers, due),
         )
 
     def _route(
@@ -381,16 +387,21 @@ class Producer:
                 stack.enter_context(interceptor(outgoing))
             yield transport.Outbound(queue=out.queue, subject=out.subject, body=out.body, headers=outgoing.headers)
 
-    async def _after_publish(self, prepared: _Prepared, published: transport.Published) -> Job:
+    async def _after_publish(
+        self, prepared: _Prepared, published: transport.Published, pending: list[FirstRecord]
+    ) -> Job:
         record = prepared.record
-        if not published.duplicate:
+        if not published.duplicate:  # a duplicate never touches the record
             # Create-only: if a fast worker already wrote "running", keep its record.
             state = JobState.SCHEDULED if prepared.scheduled_for else JobState.QUEUED
             data = prepared.route.queued_record(record, state, prepared.scheduled_for)
-            # (A job id reused after the dedupe window keeps its earlier final record until a
-            # worker picks the new run up: replacing it here was seen to overwrite the final
-            # record of a retried enqueue during leader elections; see docs/operations.md.)
-            await self._link.status_store.create_nowait(record.id, data)
+            if prepared.reused_id:
+                # The id may have run before (enqueued again after the dedupe window): the
+                # earlier run's final record gives way, and the caller waits for that write.
+                done = await self._link.status_store.first_of_run(record.id, data, record.enqueued_at)
+                pending.append(FirstRecord(record.id, done))
+            else:  # a random id has no earlier run: fire and forget
+                await self._link.status_store.create_nowait(record.id, data)
         job = Job(
             self._jobs,
             record.id,

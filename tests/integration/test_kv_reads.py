@@ -45,3 +45,20 @@ async def test_scanning_a_bucket_that_does_not_exist_is_a_jetjobs_error(app_fact
     async with app:
         with pytest.raises(JetjobsError, match="bucket JOBS_NOT_THERE does not exist yet"):
             await KeyValueStore(app.connection, "JOBS_NOT_THERE").items()
+
+
+async def test_create_and_compare_and_set_stay_conditional_on_every_call(app_factory: AppFactory) -> None:
+    # Through the app's connection (its own header codec), not only the first nats-py
+    # create/update carries its condition: each one must refuse a key that moved on.
+    app = app_factory()
+    async with app:
+        store = KeyValueStore(app.connection, "JOBS_TEST_CAS")
+        await store.ensure(description="test")
+        for key in ("a", "b", "c"):
+            revision = await store.put(key, b"first")
+            assert await store.create(key, b"second") is None
+            assert await store.update(key, b"third", revision + 100) is None
+            entry = await store.get(key)
+            assert entry is not None
+            assert entry.value == b"first"
+            assert await store.update(key, b"fourth", entry.revision) is not None

@@ -148,3 +148,18 @@ def test_a_publish_over_max_payload_is_refused_before_it_is_sent() -> None:
     assert sent == []
     asyncio.run(nc._send_publish("s", "", b"x" * (limit - 2000), limit - 2000, headers))
     assert len(sent) == 1
+
+
+def test_enum_header_names_are_written_by_their_value_every_time() -> None:
+    # nats-py's KV create/update pass Header enum members; a member formats as
+    # "Header.EXPECTED_LAST_SUBJECT_SEQUENCE", which the server would ignore (the write
+    # would lose its condition). Plain and enum spellings share one cached name.
+    from nats.js.api import Header
+
+    codec = HeaderCodec()
+    expected = b"NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: 0\r\n\r\n"
+    for name in (Header.EXPECTED_LAST_SUBJECT_SEQUENCE, "Nats-Expected-Last-Subject-Sequence") * 2:
+        assert codec.encode({name: "0"}) == expected
+    codec = HeaderCodec()
+    codec.encode({"Nats-Expected-Last-Subject-Sequence": "0"})  # the plain name cached first
+    assert codec.encode({Header.EXPECTED_LAST_SUBJECT_SEQUENCE: "7"}) == expected.replace(b": 0", b": 7")

@@ -15,6 +15,9 @@ from ..errors import ConfigError, JetjobsError
 from ._connection import Connection
 
 _STREAM_IN_USE = 10058
+# "wrong last sequence" without a number: a clustered stream's leader refuses a conditional write
+# while another write of the same key is in flight. A conflict like any other: read, then decide.
+_IN_FLIGHT = 10164
 _READ_CONSUMER_INACTIVE_S = 5.0
 _DELETED = ("DEL", "PURGE")
 _KV_OP = "KV-Operation"
@@ -89,22 +92,30 @@ class KeyValueStore:
             return int(await kv.put(key, value))
 
     async def create(self, key: str, value: bytes) -> int | None:
-        """Store only if the key has no value; None when it has one."""
+        """Store only if the key has no value; None when it has one (or a write of it is in flight)."""
         kv = await self._handle()
         try:
             with self._conn.reaching():
                 return int(await kv.create(key, value))
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == _IN_FLIGHT:
+                return None
+            raise
 
     async def update(self, key: str, value: bytes, revision: int) -> int | None:
-        """Store only if the key is still at ``revision``; None on a conflict."""
+        """Store only if the key is still at ``revision``; None on a conflict (or a write of it in flight)."""
         kv = await self._handle()
         try:
             with self._conn.reaching():
                 return int(await kv.update(key, value, last=revision))
         except nats.js.errors.KeyWrongLastSequenceError:
             return None
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == _IN_FLIGHT:
+                return None
+            raise
 
     async def delete(self, key: str) -> None:
         kv = await self._handle()

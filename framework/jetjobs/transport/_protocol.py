@@ -77,18 +77,26 @@ class UnreadableHeaders(dict[str, str]):
 
 
 class HeaderCodec:
-    """Encodes header blocks, remembering the names already checked (jobs reuse a handful)."""
+    """Encodes header blocks, remembering the names already checked (jobs reuse a handful).
+
+    Each checked name maps to its plain ``str`` spelling: nats-py passes some names as
+    members of its ``Header`` enum (``str`` subclasses that compare equal to the name but
+    format as ``Header.EXPECTED_LAST_SUBJECT_SEQUENCE``). Writing the member itself would
+    send a header the server does not know, and a KV ``create``/``update`` would lose its
+    condition.
+    """
 
     def __init__(self) -> None:
-        self._names: set[str] = set()
+        self._names: dict[str, str] = {}
 
     def encode(self, headers: Mapping[str, str]) -> bytes:
         """``{"A": "1"}`` -> ``b"NATS/1.0\\r\\nA: 1\\r\\n\\r\\n"``; BadHeaderError for a name that is not a token."""
         parts = ["NATS/1.0\r\n"]
         names = self._names
-        for name, value in headers.items():
-            if name not in names:
-                name = self._check(name)
+        for key, value in headers.items():
+            name = names.get(key)
+            if name is None:
+                name = self._check(key)
                 if not name:
                     continue  # nats-py skips empty names
             value = value.strip()
@@ -99,13 +107,13 @@ class HeaderCodec:
         return "".join(parts).encode()
 
     def _check(self, name: str) -> str:
-        stripped = name.strip()
+        stripped = str.strip(name)  # a plain str, also for a str subclass (an enum member)
         if not stripped:
             return ""
         if not _HEADER_KEY_RE.fullmatch(stripped):
             raise BadHeaderError(stripped)
         if stripped == name and len(self._names) < _CHECKED_NAMES_MAX:
-            self._names.add(name)
+            self._names[name] = stripped
         return stripped
 
 
