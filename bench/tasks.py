@@ -8,7 +8,9 @@ its first line and reports it over UDP, configured only by variables the bench s
 * ``BENCH_MODE``         ``latency``: one datagram ``"<i> <start>"`` per job;
                          ``drain``: one datagram once ``BENCH_EXPECT`` handlers have
                          started (see ``DrainReport``; per job only a counter, so the
-                         report does not slow the drain).
+                         report does not slow the drain);
+                         ``shared_drain``: per process, running totals every 20 ms while it
+                         starts jobs (``SharedDrainReport``: ``--processes N`` shares the drain).
 * ``BENCH_EXPECT``       handler starts to wait for in drain mode.
 * ``BENCH_TRACING``      ``1``: tracing on, through ``jetjobs.telemetry.configure`` with the
                          standard batch span processor and an exporter that drops the
@@ -25,7 +27,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from bench._reports import DrainReport, udp_sender
+from bench._reports import DrainReport, SharedDrainReport, udp_sender
 from jetjobs import App, Task, telemetry
 
 QUEUE = "bench"
@@ -63,7 +65,10 @@ def reporter_from_env(environ: Mapping[str, str] = os.environ) -> Report:
         return _latency_report(udp_sender(addr))
     if mode == "drain":
         return _drain_report(int(environ["BENCH_EXPECT"]), udp_sender(addr))
-    raise ValueError(f"BENCH_MODE must be 'latency' or 'drain', not {mode!r}")
+    if mode == "shared_drain":
+        shared = SharedDrainReport(udp_sender(addr))
+        return lambda payload, started: shared.started(started)
+    raise ValueError(f"BENCH_MODE must be 'latency', 'drain' or 'shared_drain', not {mode!r}")
 
 
 _report = reporter_from_env()
