@@ -41,9 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bulk-chunk", type=int, default=1000, help="jobs per app.enqueue_many call")
     parser.add_argument("--repeat", type=int, help="runs per number; the best counts (default 3, --quick 1)")
     parser.add_argument("--quick", action="store_true", help="N=5000, 300 latency samples")
-    parser.add_argument(
-        "--only", help=f"comma-separated subset: {','.join(PHASES)} (default all)"
-    )
+    parser.add_argument("--only", help=f"comma-separated subset: {','.join(PHASES)} (default all)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--noise-retries", type=int, default=2, help="re-measure a run disturbed by other processes")
