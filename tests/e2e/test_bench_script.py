@@ -39,6 +39,13 @@ def test_bench_runs_every_phase_and_writes_its_results(tmp_path: Path) -> None:
     assert tracing["on"][0]["enqueue_bulk"]["spans"] == 301  # a PRODUCER span per job, warm-up included
     assert "jetjobs ÷ plain" in result.stdout
     assert "on ÷ off" in result.stdout
+    processes = document["details"]["processes"]
+    for side, count in (("1 process", 1), ("2 processes", 2)):
+        run = processes[side][0]
+        assert run["count"] == 300
+        assert sum(run["per_process"].values()) == 300
+        assert 1 <= len(run["per_process"]) <= count
+    assert "2 processes ÷ 1" in result.stdout
 
 
 def test_workflow_bench_runs_every_figure() -> None:
