@@ -25,9 +25,18 @@ def request(n: int, sleep_s: float) -> JobRequest:
     return JobRequest("record", kwargs={"n": n, "sleep_s": sleep_s}, options=EnqueueOptions(queue="work"))
 
 
-async def supervised(start_worker: StartWorker, *args: str, processes: int = 2) -> tuple[WorkerProcess, list[int]]:
-    """A supervisor with every child ready; returns it and its children's pids (from its log)."""
-    parent = start_worker("--processes", str(processes), *args, ready=False, env=LOOPBACK)
+async def supervised(
+    start_worker: StartWorker, *args: str, processes: int = 2, setting: bool = False
+) -> tuple[WorkerProcess, list[int]]:
+    """A supervisor with every child ready; returns it and its children's pids (from its log).
+
+    ``setting``: ask through JETJOBS_WORKER_PROCESSES instead of ``--processes``.
+    """
+    if setting:
+        env = {**LOOPBACK, "JETJOBS_WORKER_PROCESSES": str(processes)}
+        parent = start_worker(*args, ready=False, env=env)
+    else:
+        parent = start_worker("--processes", str(processes), *args, ready=False, env=LOOPBACK)
     await eventually(lambda: f"all {processes} worker processes ready" in parent.log(), timeout_s=20)
     children = [int(pid) for pid in re.findall(r"worker process \d+/\d+ started \(pid (\d+)\)", parent.log())]
     assert len(children) == processes
@@ -97,7 +106,7 @@ async def test_sigterm_drains_every_process_and_exits_0(
 
 
 async def test_a_child_that_dies_stops_the_others_and_the_exit_code_says_so(start_worker: StartWorker) -> None:
-    parent, children = await supervised(start_worker)
+    parent, children = await supervised(start_worker, setting=True)
     os.kill(children[0], signal.SIGKILL)
     assert await asyncio.to_thread(parent.wait, 20) == 128 + signal.SIGKILL
     await eventually(lambda: gone(children[1]), timeout_s=5)
