@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import time
+import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from jetjobs import App, EnqueueOptions, JobRequest
@@ -53,6 +55,24 @@ def gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+def in_flight(port: int) -> int:
+    found = re.search(r'jetjobs_jobs_in_flight\{queue="work"\} (\S+)', scrape(port))
+    return int(float(found.group(1))) if found else 0
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text: str = response.read().decode()
+    return text
+
+
+def async_status(port: int, path: str, expected: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return (await loopback_get(port, path))[0] == expected
+
+    return check
+
+
 def succeeded(metrics: str) -> int:
     found = re.search(r'jetjobs_jobs_total\{task="record",queue="work",outcome="succeeded"\} (\S+)', metrics)
     return int(float(found.group(1))) if found else 0
@@ -66,8 +86,10 @@ async def test_two_processes_share_the_queue_behind_one_endpoint(
     assert (await loopback_get(port, "/readyz"))[0] == 200
     assert (await loopback_get(port, "/healthz"))[0] == 200
     async with App("producer", nats_url=jetjobs_server.url) as producer:
-        jobs = await producer.enqueue_many(request(i, sleep_s=0.02) for i in range(120))
-        await eventually(lambda: len(done_counts(record_dir)) == 120, timeout_s=20)
+        jobs = await producer.enqueue_many(request(i, sleep_s=0.3) for i in range(40))
+        # 4 slots per process: 8 in flight means both processes' gauges were added up.
+        await eventually(lambda: in_flight(port) == 8, timeout_s=10)
+        await eventually(lambda: len(done_counts(record_dir)) == 40, timeout_s=20)
         statuses = [await job.status() for job in jobs]
         workers = await list_workers(producer.connection)
     ran_in = {e.pid for e in events(record_dir) if e.kind == "done"}
@@ -77,8 +99,14 @@ async def test_two_processes_share_the_queue_behind_one_endpoint(
     # One endpoint: both children's counts, summed.
     status, body = await loopback_get(port, "/metrics")
     assert status == 200
-    assert succeeded(body.decode()) == 120
+    assert succeeded(body.decode()) == 40
     assert body.decode().count("# TYPE jetjobs_jobs_total counter") == 1
+    # Readiness is every child's: without NATS none is ready, and all are again after it.
+    await asyncio.to_thread(jetjobs_server.stop)
+    await eventually(async_status(port, "/readyz", 503), timeout_s=20)
+    assert (await loopback_get(port, "/healthz"))[0] == 200
+    await asyncio.to_thread(jetjobs_server.start)
+    await eventually(async_status(port, "/readyz", 200), timeout_s=30)
     parent.signal(signal.SIGTERM)
     assert await asyncio.to_thread(parent.wait, 20) == 0
 
