@@ -13,11 +13,11 @@ from .._app import App
 from .._logging import configure_logging
 from .._settings import Settings
 from ..scheduler import Scheduler
-from ..telemetry import HealthServer, metrics
+from ..telemetry import metrics
 from ..testing import NatsServer
 from ..worker import Worker
 from ._common import add_discover_option, apply_nats_url, load_app, service_app, setup_service
-from ._supervisor import Supervisor, SupervisorLink
+from ._supervisor import Supervisor, run_supervised
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,22 +108,11 @@ async def run_worker(app: App, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, worker.request_stop)
-    if getattr(args, "supervised_by", None) is None:
+    fd = getattr(args, "supervised_by", None)
+    if fd is None:
         await worker.run()
-        return 0
-    # A child of `--processes N`: serve the probes on loopback for the supervisor only
-    # (never on the operator's port, whatever the settings say), report, watch it.
-    http = worker.runtime.http = (
-        HealthServer(0, host="127.0.0.1", ready=lambda: worker.ready, alive=worker.runtime.watchdog.healthy)
-        if args.metrics_port == 0
-        else None
-    )
-    link = asyncio.create_task(SupervisorLink(args.supervised_by).run(worker, lambda: http.port if http else None))
-    try:
-        await worker.run()
-    finally:
-        link.cancel()
-        await asyncio.gather(link, return_exceptions=True)
+    else:
+        await run_supervised(worker, fd, serve_http=args.metrics_port == 0)
     return 0
 
 

@@ -35,11 +35,11 @@ import signal
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from ..telemetry import HealthServer
 from ..telemetry._exposition import merge_exposition
 from ..telemetry._http import loopback_get
+from ..worker import Worker
 
 log = logging.getLogger("jetjobs.cli")
 
@@ -239,12 +239,6 @@ class Supervisor:
         return await loopback_get(child.port, path)
 
 
-class _Worker(Protocol):
-    started: asyncio.Event
-
-    def request_stop(self) -> None: ...
-
-
 class SupervisorLink:
     """A child's end of the socket pair: report readiness, stop when the supervisor is gone.
 
@@ -257,7 +251,7 @@ class SupervisorLink:
     def __init__(self, fd: int) -> None:
         self._sock = socket.socket(fileno=fd)
 
-    async def run(self, worker: _Worker, port: Callable[[], int | None]) -> None:
+    async def run(self, worker: Worker, port: Callable[[], int | None]) -> None:
         reader, writer = await asyncio.open_unix_connection(sock=self._sock)
         gone = asyncio.create_task(reader.read())  # the supervisor never writes: this ends at EOF
         started = asyncio.create_task(worker.started.wait())
@@ -275,3 +269,23 @@ class SupervisorLink:
             writer.close()
         log.warning("the supervisor of this worker process is gone; stopping")
         worker.request_stop()
+
+
+async def run_supervised(worker: Worker, fd: int, *, serve_http: bool) -> None:
+    """Run ``worker`` as a child of a Supervisor whose socket is ``fd``.
+
+    With ``serve_http`` the probes and metrics go to an ephemeral 127.0.0.1 port for the
+    supervisor only — never to the operator's port, whatever the settings say.
+    """
+    runtime = worker.runtime
+    http = runtime.http = (
+        HealthServer(0, host="127.0.0.1", ready=lambda: worker.ready, alive=runtime.watchdog.healthy)
+        if serve_http
+        else None
+    )
+    link = asyncio.create_task(SupervisorLink(fd).run(worker, lambda: http.port if http else None))
+    try:
+        await worker.run()
+    finally:
+        link.cancel()
+        await asyncio.gather(link, return_exceptions=True)
