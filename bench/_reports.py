@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -33,6 +34,40 @@ class DrainReport:
             self.first, self.first_cpu = at, time.process_time()
         if self.count == self.expect:
             self.send(f"{self.first!r} {at!r} {self.count} {self.first_cpu!r} {time.process_time()!r}")
+
+
+class SharedDrainReport:
+    """Like ``DrainReport``, for a drain shared by several worker processes (``--processes N``).
+
+    No process knows when the queue is empty, so each one reports its own running
+    totals: a datagram ``"<pid> <count> <first> <last> <cpu at first> <cpu now>"`` at
+    most every ``every_s`` while it starts jobs (a timer, so per job it is still just a
+    counter), including one shortly after its last start. The bench adds the counts of
+    the processes up (``shared_drain_result``) until they reach the number it queued.
+    """
+
+    def __init__(self, send: Callable[[str], None], every_s: float = 0.02) -> None:
+        self.send = send
+        self.every_s = every_s
+        self.pid = os.getpid()
+        self.count = 0
+        self.first = self.last = 0.0
+        self.first_cpu = 0.0
+        self._flush_pending = False
+
+    def started(self, at: float) -> None:
+        self.count += 1
+        self.last = at
+        if self.count == 1:
+            self.first, self.first_cpu = at, time.process_time()
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_later(self.every_s, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        now_cpu = time.process_time()
+        self.send(f"{self.pid} {self.count} {self.first!r} {self.last!r} {self.first_cpu!r} {now_cpu!r}")
 
 
 def udp_sender(addr: str) -> Callable[[str], None]:

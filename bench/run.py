@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import _jetjobs, _plain, _results, _tracing  # noqa: E402  (needs the sys.path line above)
+from bench import _jetjobs, _plain, _processes, _results, _tracing  # noqa: E402  (needs the sys.path line above)
 from bench._runner import Measure, Runner  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
-PHASES = ("enqueue_one", "enqueue_bulk", "drain", "drain_nostore", "latency", "tracing")
+PHASES = ("enqueue_one", "enqueue_bulk", "drain", "drain_nostore", "latency", "tracing", "processes")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -108,6 +108,8 @@ def run_phases(args: argparse.Namespace, runner: Runner) -> tuple[dict[str, _res
         details["tracing"] = {"off": off, "on": on}
         rows["tracing"].plain = [r["drain"]["rate"] for r in off]
         rows["tracing"].jetjobs = [r["drain"]["rate"] for r in on]
+    if "processes" in args.only:
+        details["processes"] = _processes.run(runner, n, chunk, args.repeat)
     return {k: r for k, r in rows.items() if r.plain}, details
 
 
@@ -125,6 +127,7 @@ def notes(args: argparse.Namespace) -> dict[str, str]:
         "(a pull request always outstanding) vs `jetjobs worker`; enqueue call → handler's first line",
         "tracing": "jetjobs with tracing off vs on (telemetry.configure, batch span processor, an exporter "
         "that drops the batches): a producer process runs enqueue_many, then a worker process drains",
+        "processes": _processes.note(args.n),
     }
     chosen = {k: v for k, v in every.items() if k in args.only}
     chosen["numbers"] = (
@@ -179,11 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if rows:
         print(_results.table(list(rows.values()), notes(args)))
-    cpu = _results.cpu_table({k: v for k, v in details.items() if k != "tracing"})
+    cpu = _results.cpu_table({k: v for k, v in details.items() if k not in ("tracing", "processes")})
     if cpu:
         print(f"\n{cpu}\n  client: the producer (enqueue) or the worker/consumer process (drain, first→last start)")
     if "tracing" in details:
         print(f"\n{_results.tracing_table(details['tracing'])}")
+    if "processes" in details:
+        print(f"\n{_processes.table(details['processes'])}\n  {_processes.note(args.n)}")
     if runner.noisy_runs:
         print(
             f"\n  WARNING: {runner.noisy_runs} of {len(runner.log)} runs shared the CPUs with other "
@@ -202,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     _results.write_json(args.json, document)
     print(f"\nresults: {args.json} ({document['seconds']:.0f}s)")
     missed = [r.target.label for r in rows.values() if not r.target.passes(r.ratio)]
+    if "processes" in details and not _processes.passes(details["processes"]):
+        missed.append("2 processes ÷ 1")
     return 1 if args.check and missed else 0
 
 

@@ -13,7 +13,9 @@ its first line and reports it over UDP, configured only by variables the bench s
                          every ``BENCH_EVERY`` handler starts and at the
                          ``BENCH_EXPECT``-th, ``awaiting`` the most
                          publishes (result writes) that awaited the server's answer
-                         at a handler start since the last one (bench/memory.py).
+                         at a handler start since the last one (bench/memory.py);
+                         ``shared_drain``: per process, running totals every 20 ms while it
+                         starts jobs (``SharedDrainReport``: ``--processes N`` shares the drain).
 * ``BENCH_EXPECT``       handler starts to wait for in drain and progress mode.
 * ``BENCH_EVERY``        handler starts between two reports in progress mode.
 * ``BENCH_STORE``        ``0``: the task has ``store_result=False`` (default: results stored).
@@ -32,7 +34,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from bench._reports import DrainReport, udp_sender
+from bench._reports import DrainReport, SharedDrainReport, udp_sender
 from jetjobs import App, Task, telemetry
 
 QUEUE = "bench"
@@ -92,7 +94,10 @@ def reporter_from_env(environ: Mapping[str, str] = os.environ) -> Report:
     if mode == "progress":
         every, expect = int(environ["BENCH_EVERY"]), int(environ["BENCH_EXPECT"])
         return _progress_report(every, expect, udp_sender(addr), _awaiting_answers)
-    raise ValueError(f"BENCH_MODE must be 'latency', 'drain' or 'progress', not {mode!r}")
+    if mode == "shared_drain":
+        shared = SharedDrainReport(udp_sender(addr))
+        return lambda payload, started: shared.started(started)
+    raise ValueError(f"BENCH_MODE must be 'latency', 'drain', 'progress' or 'shared_drain', not {mode!r}")
 
 
 _report = reporter_from_env()

@@ -216,6 +216,9 @@ class Settings(BaseSettings):
     )
     shutdown_grace_s: float = Field(25.0, ge=0, description="time running jobs get to finish on SIGTERM")
     processes: int | None = Field(None, ge=1, description="process pool size for cpu_bound tasks")
+    worker_processes: int = Field(
+        1, ge=1, description="worker processes `jetjobs worker` runs side by side (--processes); 1: just itself"
+    )
     unknown_task_retries: int = Field(2, ge=0, description="re-deliveries before an unknown task is dead")
     version_wait_s: float = Field(
         3600.0, ge=0, description="a job whose task version no worker has waits this long (from enqueue), then is dead"

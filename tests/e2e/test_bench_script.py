@@ -50,6 +50,13 @@ def test_bench_runs_every_phase_and_writes_its_results(tmp_path: Path) -> None:
     assert "jetjobs ÷ plain" in result.stdout
     assert "on ÷ off" in result.stdout
     assert "PASS" in result.stdout or "FAIL" in result.stdout
+    processes = document["details"]["processes"]
+    for side, count in (("1 process", 1), ("2 processes", 2)):
+        run = processes[side][0]
+        assert run["count"] == 300
+        assert sum(run["per_process"].values()) == 300
+        assert 1 <= len(run["per_process"]) <= count
+    assert "2 processes ÷ 1" in result.stdout
 
 
 def test_workflow_bench_runs_every_figure() -> None:

@@ -106,6 +106,7 @@ def test_worker_options(render) -> None:
     spec, c = pod_spec(dep), container(dep)
     assert c["args"][:4] == ["worker", "services.payments.tasks:app", "--queues", "reports"]
     assert c["args"][c["args"].index("--concurrency") + 1] == "4"
+    assert c["args"][c["args"].index("--processes") + 1] == "2"
     assert c["args"][c["args"].index("--shutdown-grace-s") + 1] == "120"
     assert spec["terminationGracePeriodSeconds"] == 150
     assert dep["spec"]["replicas"] == 3

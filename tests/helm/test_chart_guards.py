@@ -39,6 +39,7 @@ SCHEMA_CASES = {
     "no queues": ({"workers": [worker(queues=[])]}, ["/workers/0/queues"]),
     "concurrency 0": ({"workers": [worker(concurrency=0)]}, ["/workers/0/concurrency", "minimum"]),
     "concurrency as text": ({"workers": [worker(concurrency="8")]}, ["/workers/0/concurrency"]),
+    "processes 0": ({"workers": [worker(processes=0)]}, ["/workers/0/processes", "minimum"]),
     "nats url http": ({"nats": {"url": "http://nats:4222"}}, ["/nats/url", "pattern"]),
     "nats url without scheme": ({"nats": {"url": "nats.nats.svc:4222"}}, ["/nats/url"]),
     "one bad url in a list": ({"nats": {"url": "nats://a:4222,b:4222"}}, ["/nats/url"]),

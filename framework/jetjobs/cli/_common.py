@@ -80,11 +80,16 @@ def service_app(args: argparse.Namespace) -> App:
     """
     apply_nats_url(args)
     app = load_app(args.app, getattr(args, "discover", None))
+    setup_service(app, args)
+    return app
+
+
+def setup_service(app: App, args: argparse.Namespace) -> None:
+    """The logs and OpenTelemetry export of a long-running service (see ``service_app``)."""
     configure_logging(args.log_format or app.settings.log_format, args.log_level or app.settings.log_level)
     if getattr(args, "otel", False) or app.settings.otel:
         telemetry.configure(app.name)
         atexit.register(telemetry.shutdown)
-    return app
 
 
 def cli_app(args: argparse.Namespace) -> App:

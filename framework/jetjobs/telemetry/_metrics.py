@@ -24,12 +24,29 @@ Names (documented in docs/observability.md; ``configure(namespace, labels)`` ren
 from __future__ import annotations
 
 import bisect
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
 Labels = tuple[str, ...]
 DEFAULT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+
+
+def sample_value(value: float) -> str:
+    """A sample's value: whole numbers exact (``{:g}`` would print 1234567 as 1.23457e+06), others in full.
+
+    >>> sample_value(1234567.0), sample_value(0.25), sample_value(float("inf"))
+    ('1234567', '0.25', '+Inf')
+    """
+    value = float(value)  # gauge sources may hand ints
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
 
 
 def _escape(value: str) -> str:
@@ -87,7 +104,7 @@ class Counter:
     def render(self) -> list[str]:
         name = exposed(self.name)
         lines = [f"# HELP {name} {self.help}", f"# TYPE {name} counter"]
-        lines += [f"{name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.values.items())]
+        lines += [f"{name}{_labels(self.label_names, k)} {sample_value(v)}" for k, v in sorted(self.values.items())]
         return lines
 
 
@@ -121,7 +138,7 @@ class Histogram:
                 le = "+Inf" if bound == float("inf") else f"{bound:g}"
                 bucket_labels = _labels(self.label_names, key, 'le="' + le + '"')
                 lines.append(f"{name}_bucket{bucket_labels} {running}")
-            lines.append(f"{name}_sum{_labels(self.label_names, key)} {self.sums[key]:g}")
+            lines.append(f"{name}_sum{_labels(self.label_names, key)} {sample_value(self.sums[key])}")
             lines.append(f"{name}_count{_labels(self.label_names, key)} {running}")
         return lines
 
@@ -157,7 +174,7 @@ class Gauge:
     def render(self) -> list[str]:
         name = exposed(self.name)
         lines = [f"# HELP {name} {self.help}", f"# TYPE {name} gauge"]
-        lines += [f"{name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(self.read().items())]
+        lines += [f"{name}{_labels(self.label_names, k)} {sample_value(v)}" for k, v in sorted(self.read().items())]
         return lines
 
 
