@@ -66,7 +66,11 @@ async def test_an_unparseable_header_block_does_not_stop_the_queue(app_factory: 
     await publish_raw(raw_nc, "jobs.orders.normal", b"NATS\r\n\r\n", b"hello")
     for i in range(10):
         await publish_raw(raw_nc, "jobs.orders.normal", job_headers(f"good-{i}"), GOOD_BODY)
-    assert await stream_messages(raw_nc, "JOBS_orders") == 11  # the server stored it as it is
+
+    async def all_stored() -> bool:  # plain publishes: stream info may answer before the last is stored
+        return await stream_messages(raw_nc, "JOBS_orders") == 11
+
+    await eventually(all_stored, timeout_s=5)  # the server stored the bad one as it is
     worker_app = app_factory(lambda a: register(a, runs))
     async with running_worker(worker_app, concurrency=4):
         await eventually(lambda: len(runs) == 10, timeout_s=15)

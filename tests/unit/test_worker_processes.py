@@ -98,6 +98,8 @@ def test_the_setting_is_checked_too(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     monkeypatch.setenv("JETJOBS_WORKER_PROCESSES", "3")
     assert Settings().worker_processes == 3
     monkeypatch.setenv("JETJOBS_WORKER_PROCESSES", "0")
+    # The app reads its settings when its module is imported: import it afresh (another test may have).
+    monkeypatch.delitem(sys.modules, "tests.apps.e2e", raising=False)
     assert main(["worker", "tests.apps.e2e:app"]) == 1
     assert "worker_processes" in capsys.readouterr().err
 
